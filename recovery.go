@@ -1,0 +1,113 @@
+package mfa
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+)
+
+// Recovery codes: RecoveryCodeCount codes of RecoveryCodeLength characters
+// from recoveryAlphabet, about 59.5 bits each.
+const (
+	RecoveryCodeCount  = 10
+	RecoveryCodeLength = 10
+	recoveryAlphabet   = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	// recoveryReject is the smallest multiple of the alphabet size above a
+	// byte's range: bytes at or above it are drawn again, so that every
+	// character is equally likely (no modulo bias).
+	recoveryReject = 256 - 256%len(recoveryAlphabet)
+)
+
+// newRecoveryCodes draws RecoveryCodeCount codes from r with rejection
+// sampling.
+func newRecoveryCodes(r io.Reader) ([]string, error) {
+	var buf [RecoveryCodeCount * RecoveryCodeLength * 5 / 4]byte
+	chars := make([]byte, 0, RecoveryCodeCount*RecoveryCodeLength)
+	for len(chars) < cap(chars) {
+		if _, err := io.ReadFull(r, buf[:]); err != nil {
+			return nil, fmt.Errorf("mfa: reading random recovery codes: %w", err)
+		}
+		for _, b := range buf {
+			if int(b) >= recoveryReject {
+				continue
+			}
+			chars = append(chars, recoveryAlphabet[int(b)%len(recoveryAlphabet)])
+			if len(chars) == cap(chars) {
+				break
+			}
+		}
+	}
+	all := string(chars) // one allocation; the codes share it
+	codes := make([]string, RecoveryCodeCount)
+	for i := range codes {
+		codes[i] = all[i*RecoveryCodeLength : (i+1)*RecoveryCodeLength]
+	}
+	return codes, nil
+}
+
+// parseRecoveryCode checks the shape of a submitted recovery code: after
+// trimming surrounding white space, exactly RecoveryCodeLength characters
+// from [A-Za-z0-9].
+func parseRecoveryCode(code string) (string, error) {
+	code = strings.TrimSpace(code)
+	bad := len(code) != RecoveryCodeLength
+	for i := 0; !bad && i < len(code); i++ {
+		c := code[i]
+		bad = !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
+	}
+	if bad {
+		return "", &InputError{Field: "recovery_code", Problem: fmt.Sprintf("must be %d letters and digits", RecoveryCodeLength)}
+	}
+	return code, nil
+}
+
+// recoveryHasher hashes recovery codes for storage: SHA-256, or HMAC-SHA-256
+// under a host key, over a domain label, the user ID and the code. Binding
+// the user ID means one table dump cannot be attacked for every user at once,
+// and a hash copied to another user's rows matches nothing.
+type recoveryHasher struct {
+	key []byte // nil: plain SHA-256
+}
+
+const recoveryHashLabel = "identsphere/mfa recovery code v1\x00"
+
+func (h recoveryHasher) new() hash.Hash {
+	if h.key != nil {
+		return hmac.New(sha256.New, h.key)
+	}
+	return sha256.New()
+}
+
+// hash returns the stored form of code for userID.
+func (h recoveryHasher) hash(userID, code string) []byte {
+	d := h.new()
+	h.write(d, userID, code)
+	return d.Sum(make([]byte, 0, sha256.Size))
+}
+
+// hashAll hashes a batch with one hash state.
+func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
+	d := h.new()
+	sums := make([]byte, 0, len(codes)*sha256.Size)
+	out := make([][]byte, len(codes))
+	for i, code := range codes {
+		d.Reset()
+		h.write(d, userID, code)
+		sums = d.Sum(sums)
+		out[i] = sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
+	}
+	return out
+}
+
+func (recoveryHasher) write(d hash.Hash, userID, code string) {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(userID)))
+	d.Write([]byte(recoveryHashLabel))
+	d.Write(n[:])
+	d.Write([]byte(userID))
+	d.Write([]byte(code))
+}

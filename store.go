@@ -1,0 +1,169 @@
+package mfa
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the MFA state of every user. Each method is one atomic
+// operation: an implementation must make it happen completely or not at all,
+// and must carry every invariant inside the operation (a conditional UPDATE, a
+// DELETE that reports whether the row existed), never in a read followed by a
+// write. The Service never reads a value and writes it back for anything that
+// must happen at most once, so a Store that honours these contracts is correct
+// across goroutines, processes and replicas.
+//
+// Secrets and recovery-code hashes are opaque bytes to a Store: it compares
+// and returns them exactly as it was given them.
+//
+// Errors: the outcomes named in each method's comment are returned as the
+// package's sentinel errors (ErrSetupNotStarted, ErrAlreadyEnabled, …) or a
+// *RateLimitError, unwrapped or wrapped with %w. Any other failure (a lost
+// connection, a cancelled context) is returned as it is; the Service wraps it
+// in a *StoreError. The package storetest checks an implementation against
+// these contracts.
+type Store interface {
+	// Get returns the user's state. A user without state is not an error:
+	// Get returns the zero State (Exists false) and a nil error. Get changes
+	// nothing.
+	Get(ctx context.Context, userID string) (State, error)
+
+	// SetPending makes secret the user's pending secret, creating the user's
+	// state when there is none and replacing any earlier pending secret. It
+	// leaves the accepted time step and the failure count as they are. It
+	// returns ErrAlreadyEnabled, changing nothing, when MFA is enabled.
+	SetPending(ctx context.Context, userID string, secret []byte) error
+
+	// ReserveAttempt takes one attempt from the user's failure budget before
+	// a code is checked, and returns the state after the reservation
+	// (including the secret to check the code against).
+	//
+	// It changes nothing and returns ErrSetupNotStarted (when a.Enabled is
+	// false) or ErrNotEnabled (when a.Enabled is true) if the user has no
+	// state; ErrAlreadyEnabled or ErrNotEnabled if the user's Enabled flag
+	// differs from a.Enabled; and a *RateLimitError whose RetryAfter is
+	// LockedUntil minus a.Now if LockedUntil is after a.Now.
+	//
+	// Otherwise it adds one to Failures. When a.Throttle.MaxFailures is
+	// positive and Failures reaches it, the same operation starts a lockout:
+	// LockedUntil becomes a.Now plus a.Throttle.Backoff(Lockouts), Lockouts
+	// grows by one and Failures returns to zero. The caller sees that its
+	// attempt was the last one before the lockout by LockedUntil being after
+	// a.Now in the returned State. A later success (Enable, AdvanceStep,
+	// ConsumeRecoveryCode) clears the count and any lockout, so the budget is
+	// exact under concurrency: at most MaxFailures checks run per lockout.
+	ReserveAttempt(ctx context.Context, userID string, a Attempt) (State, error)
+
+	// Enable turns MFA on with the pending secret the code was checked
+	// against. In one atomic operation it checks, in this order: the user has
+	// state (else ErrSetupNotStarted); MFA is not enabled (else
+	// ErrAlreadyEnabled); the pending secret equals e.Secret (else
+	// ErrInvalidCode: setup was called again after the code was checked);
+	// e.Step is greater than LastStep (else ErrReplay). Then it sets Enabled,
+	// LastStep = e.Step, clears Failures, Lockouts and LockedUntil, deletes
+	// every recovery code of the user and stores e.RecoveryCodes. On any
+	// error nothing changes. A repeated call returns ErrAlreadyEnabled.
+	Enable(ctx context.Context, userID string, e Enablement) error
+
+	// AdvanceStep accepts time step step for the user: if MFA is enabled and
+	// step is greater than LastStep, it sets LastStep = step and clears
+	// Failures, Lockouts and LockedUntil. It returns ErrNotEnabled when the
+	// user has no state or MFA is not enabled, and ErrReplay when step is not
+	// greater than LastStep; in both cases nothing changes. Of concurrent
+	// calls with the same step exactly one succeeds.
+	AdvanceStep(ctx context.Context, userID string, step int64) error
+
+	// ConsumeRecoveryCode deletes the user's recovery code with this hash
+	// and clears Failures, Lockouts and LockedUntil. It returns ErrNotEnabled
+	// when MFA is not enabled and ErrInvalidCode when the user has no code
+	// with this hash (never had one, or it was consumed already); in both
+	// cases nothing changes. Of concurrent calls with the same hash exactly
+	// one succeeds.
+	ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error
+
+	// Delete removes all of the user's state: secret, time step, failure
+	// count and recovery codes. Deleting a user without state is not an
+	// error.
+	Delete(ctx context.Context, userID string) error
+}
+
+// State is one user's MFA state as a Store holds it.
+type State struct {
+	// Exists is false for a user the Store holds nothing for.
+	Exists bool
+	// Enabled reports whether MFA is on.
+	Enabled bool
+	// Secret is the active secret when Enabled, the pending secret when not
+	// (nil when setup was never started).
+	Secret []byte
+	// LastStep is the highest TOTP time step accepted for the user, 0 when
+	// none was.
+	LastStep int64
+	// RecoveryCodes is the number of unused recovery codes.
+	RecoveryCodes int
+	// Failures counts attempts since the last success or lockout.
+	Failures int
+	// Lockouts counts lockouts since the last success.
+	Lockouts int
+	// LockedUntil is the end of the current or last lockout (zero if none).
+	LockedUntil time.Time
+}
+
+// Attempt is the argument of Store.ReserveAttempt.
+type Attempt struct {
+	// Enabled is the state the check needs: false for Enable (a pending
+	// secret), true for checks of an enrolled user.
+	Enabled bool
+	// Now is the time of the check; the Store compares lockouts against it,
+	// never against its own clock.
+	Now time.Time
+	// Throttle is the failure budget.
+	Throttle Throttle
+}
+
+// Enablement is the argument of Store.Enable.
+type Enablement struct {
+	// Secret is the pending secret the code was checked against.
+	Secret []byte
+	// Step is the time step the code matched.
+	Step int64
+	// RecoveryCodes are the hashes of the new batch of recovery codes.
+	RecoveryCodes [][]byte
+}
+
+// Throttle is the per-user failure budget for code checks.
+type Throttle struct {
+	// MaxFailures is the number of consecutive failed checks that starts a
+	// lockout. Zero means 5; a negative value turns lockouts off.
+	MaxFailures int
+	// Lockout is the length of the first lockout. Zero means 30 seconds.
+	// Each further lockout without a success in between doubles it.
+	Lockout time.Duration
+	// MaxLockout caps the lockout length. Zero means 15 minutes.
+	MaxLockout time.Duration
+}
+
+// withDefaults returns t with its zero fields set to their defaults.
+func (t Throttle) withDefaults() Throttle {
+	if t.MaxFailures == 0 {
+		t.MaxFailures = 5
+	}
+	if t.Lockout == 0 {
+		t.Lockout = 30 * time.Second
+	}
+	if t.MaxLockout == 0 {
+		t.MaxLockout = 15 * time.Minute
+	}
+	return t
+}
+
+// Backoff returns the length of a lockout that follows lockouts earlier
+// lockouts without a success in between: Lockout doubled lockouts times,
+// capped at MaxLockout.
+func (t Throttle) Backoff(lockouts int) time.Duration {
+	d := t.Lockout
+	for i := 0; i < lockouts && d < t.MaxLockout; i++ {
+		d *= 2
+	}
+	return min(d, t.MaxLockout)
+}

@@ -1,0 +1,181 @@
+package mfa
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+// Algorithm is the HMAC hash of the TOTP codes (RFC 6238 section 1.2).
+type Algorithm int
+
+// The algorithms authenticator apps support. The zero value is SHA1, the
+// only one every app supports.
+const (
+	SHA1 Algorithm = iota
+	SHA256
+	SHA512
+)
+
+// String returns the name used in otpauth URIs: "SHA1", "SHA256" or "SHA512".
+func (a Algorithm) String() string {
+	switch a {
+	case SHA1:
+		return "SHA1"
+	case SHA256:
+		return "SHA256"
+	case SHA512:
+		return "SHA512"
+	}
+	return fmt.Sprintf("Algorithm(%d)", int(a))
+}
+
+func (a Algorithm) valid() bool { return a >= SHA1 && a <= SHA512 }
+
+// hash returns the constructor of the algorithm's hash.
+func (a Algorithm) hash() func() hash.Hash {
+	switch a {
+	case SHA256:
+		return sha256.New
+	case SHA512:
+		return sha512.New
+	}
+	return sha1.New
+}
+
+// secretSize is the HMAC output size, the secret length RFC 4226 section 4
+// recommends (pquerna/otp would use 20 bytes for every algorithm).
+func (a Algorithm) secretSize() int {
+	switch a {
+	case SHA256:
+		return sha256.Size
+	case SHA512:
+		return sha512.Size
+	}
+	return sha1.Size
+}
+
+func (a Algorithm) otp() otp.Algorithm {
+	switch a {
+	case SHA256:
+		return otp.AlgorithmSHA256
+	case SHA512:
+		return otp.AlgorithmSHA512
+	}
+	return otp.AlgorithmSHA1
+}
+
+// base32NoPad is the secret's text form in otpauth URIs and for manual entry.
+var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// totpParams are the code parameters fixed by Config.
+type totpParams struct {
+	alg    Algorithm
+	digits int
+	period time.Duration
+	skew   int
+}
+
+// newSecret reads a fresh secret of the algorithm's HMAC size from r.
+func (p totpParams) newSecret(r io.Reader) ([]byte, error) {
+	secret := make([]byte, p.alg.secretSize())
+	if _, err := io.ReadFull(r, secret); err != nil {
+		return nil, fmt.Errorf("mfa: reading random secret: %w", err)
+	}
+	return secret, nil
+}
+
+// keyURI returns the otpauth URI that enrols secret in an authenticator app.
+// Neither issuer nor account may contain ':', which would make the label
+// ambiguous; Config validation and Setup make sure of that.
+func (p totpParams) keyURI(issuer, account string, secret []byte) (string, error) {
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer:      issuer,
+		AccountName: account,
+		Period:      uint(p.period / time.Second),
+		Secret:      secret,
+		Digits:      otp.Digits(p.digits),
+		Algorithm:   p.alg.otp(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("mfa: building otpauth uri: %w", err)
+	}
+	return key.URL(), nil
+}
+
+// step returns the RFC 6238 time step of t.
+func (p totpParams) step(t time.Time) int64 {
+	return t.Unix() / int64(p.period/time.Second)
+}
+
+// parseCode checks the shape of a submitted TOTP code. Surrounding white
+// space is trimmed. A code shorter than 6 or longer than 8 characters is
+// invalid input; a code of the right length that is not all ASCII digits, or
+// has fewer or more digits than configured, parses as ok=false, which the
+// caller treats as a wrong code.
+func (p totpParams) parseCode(code string) (value uint32, ok bool, err error) {
+	code = strings.TrimSpace(code)
+	if len(code) < 6 || len(code) > 8 {
+		return 0, false, &InputError{Field: "code", Problem: "must be 6 to 8 digits"}
+	}
+	if len(code) != p.digits {
+		return 0, false, nil
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if c < '0' || c > '9' {
+			return 0, false, nil
+		}
+		value = value*10 + uint32(c-'0')
+	}
+	return value, true, nil
+}
+
+// match returns the time step within ±skew of now whose code equals value,
+// or -1. Every step is computed and compared in constant time, whether an
+// earlier one matched or not. When two steps match (a one-in-a-million
+// collision) the later one wins, which a replay check then holds against
+// the newest step.
+func (p totpParams) match(secret []byte, value uint32, now time.Time) int64 {
+	mac := hmac.New(p.alg.hash(), secret)
+	center := p.step(now)
+	matched := int64(-1)
+	for s := center - int64(p.skew); s <= center+int64(p.skew); s++ {
+		if s < 0 {
+			continue
+		}
+		code := hotp(mac, uint64(s), p.digits)
+		if subtle.ConstantTimeEq(int32(code), int32(value)) == 1 {
+			matched = s
+		}
+	}
+	return matched
+}
+
+// powers10 holds 10^digits for the code lengths in use.
+var powers10 = [...]uint32{6: 1_000_000, 7: 10_000_000, 8: 100_000_000}
+
+// hotp computes the RFC 4226 code for counter with a keyed mac, reusing it.
+func hotp(mac hash.Hash, counter uint64, digits int) uint32 {
+	var msg [8]byte
+	var sum [sha512.Size]byte
+	binary.BigEndian.PutUint64(msg[:], counter)
+	mac.Reset()
+	mac.Write(msg[:])
+	h := mac.Sum(sum[:0])
+	off := h[len(h)-1] & 0x0f
+	bin := binary.BigEndian.Uint32(h[off:]) & 0x7fffffff
+	return bin % powers10[digits]
+}
