@@ -192,9 +192,7 @@ func New(cfg Config) (*Service, error) {
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
-	if cfg.RecoveryKey != nil {
-		s.recovery.key = append([]byte(nil), cfg.RecoveryKey...)
-	}
+	s.recovery = newRecoveryHasher(cfg.RecoveryKey)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Recovery codes: RecoveryCodeCount codes of RecoveryCodeLength characters
@@ -70,44 +72,61 @@ func parseRecoveryCode(code string) (string, error) {
 // the user ID means one table dump cannot be attacked for every user at once,
 // and a hash copied to another user's rows matches nothing.
 type recoveryHasher struct {
-	key []byte // nil: plain SHA-256
+	macs *sync.Pool // of keyed HMAC states; nil: plain SHA-256
+}
+
+func newRecoveryHasher(key []byte) recoveryHasher {
+	if key == nil {
+		return recoveryHasher{}
+	}
+	key = bytes.Clone(key)
+	return recoveryHasher{macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
 const recoveryHashLabel = "identsphere/mfa recovery code v1\x00"
 
-func (h recoveryHasher) new() hash.Hash {
-	if h.key != nil {
-		return hmac.New(sha256.New, h.key)
-	}
-	return sha256.New()
-}
-
 // hash returns the stored form of code for userID.
 func (h recoveryHasher) hash(userID, code string) []byte {
-	d := h.new()
-	h.write(d, userID, code)
-	return d.Sum(make([]byte, 0, sha256.Size))
+	return h.appendHash(make([]byte, 0, sha256.Size), userID, code)
 }
 
-// hashAll hashes a batch with one hash state.
+// hashAll hashes a batch; the hashes share one allocation.
 func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
-	d := h.new()
 	sums := make([]byte, 0, len(codes)*sha256.Size)
 	out := make([][]byte, len(codes))
 	for i, code := range codes {
-		d.Reset()
-		h.write(d, userID, code)
-		sums = d.Sum(sums)
+		sums = h.appendHash(sums, userID, code)
 		out[i] = sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
 	}
 	return out
 }
 
-func (recoveryHasher) write(d hash.Hash, userID, code string) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(userID)))
-	d.Write([]byte(recoveryHashLabel))
-	d.Write(n[:])
-	d.Write([]byte(userID))
-	d.Write([]byte(code))
+// appendHash appends the hash of (label, len(userID), userID, code) to dst.
+func (h recoveryHasher) appendHash(dst []byte, userID, code string) []byte {
+	if h.macs != nil {
+		return h.appendHMAC(dst, userID, code)
+	}
+	var buf [recoveryMessageMax]byte
+	sum := sha256.Sum256(recoveryMessage(buf[:0], userID, code))
+	return append(dst, sum[:]...)
+}
+
+func (h recoveryHasher) appendHMAC(dst []byte, userID, code string) []byte {
+	mac := h.macs.Get().(hash.Hash)
+	defer h.macs.Put(mac)
+	mac.Reset()
+	var buf [recoveryMessageMax]byte
+	mac.Write(recoveryMessage(buf[:0], userID, code))
+	return mac.Sum(dst)
+}
+
+const recoveryMessageMax = len(recoveryHashLabel) + 4 + MaxUserIDLength + RecoveryCodeLength
+
+// recoveryMessage appends the hashed message to dst: the label, the user ID
+// prefixed with its length, and the code.
+func recoveryMessage(dst []byte, userID, code string) []byte {
+	dst = append(dst, recoveryHashLabel...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(userID)))
+	dst = append(dst, userID...)
+	return append(dst, code...)
 }

@@ -60,8 +60,8 @@ func TestParseRecoveryCode(t *testing.T) {
 }
 
 func TestRecoveryHash(t *testing.T) {
-	plain := recoveryHasher{}
-	keyed := recoveryHasher{key: bytes.Repeat([]byte{7}, 32)}
+	plain := newRecoveryHasher(nil)
+	keyed := newRecoveryHasher(bytes.Repeat([]byte{7}, 32))
 	h := plain.hash("user-1", "Yj7nKp2qA8")
 	assert.Len(t, h, sha256.Size)
 	assert.Equal(t, h, plain.hash("user-1", "Yj7nKp2qA8"), "deterministic")
