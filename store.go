@@ -99,7 +99,8 @@ type State struct {
 	// LastStep is the highest TOTP time step accepted for the user, 0 when
 	// none was.
 	LastStep int64
-	// RecoveryCodes is the number of unused recovery codes.
+	// RecoveryCodes is the number of unused recovery codes. Only Get must
+	// fill it; ReserveAttempt may leave it zero.
 	RecoveryCodes int
 	// Failures counts attempts since the last success or lockout.
 	Failures int
