@@ -1,0 +1,446 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/identsphere/mfa"
+)
+
+var _ mfa.Store = (*Store)(nil)
+
+// Config configures a Store. The zero value works with the default table
+// prefix.
+type Config struct {
+	// TablePrefix starts every table name. Zero means "mfa_". Letters,
+	// digits and underscores, at most 32 characters.
+	TablePrefix string
+	// Dialect overrides the dialect the driver name implies: "sqlite",
+	// "postgres" or "mysql". Zero means the driver name decides.
+	Dialect string
+	// MaxRetries bounds how often an operation is run again after a
+	// serialization failure, deadlock or busy database. Zero means 5; a
+	// negative value means never.
+	MaxRetries int
+}
+
+// Store is an mfa.Store in a SQL database. It is safe for concurrent use,
+// and any number of Stores, in any number of processes, may share one
+// database.
+type Store struct {
+	db         *sqlx.DB
+	d          dialect
+	prefix     string
+	maxRetries int
+	q          queries
+}
+
+// queries are the statements, with the prefix and placeholders of the
+// store's dialect, built once by New.
+type queries struct {
+	get, setPending, reserve, reserveRead, lock, state      string
+	enable, enableState, deleteCodes, advance, enabledState string
+	consume, consumeDelete, resetThrottle, deleteUser       string
+	insertCodes                                             string // for RecoveryCodeCount codes
+}
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
+
+// New returns a Store over db, whose DriverName picks the dialect. The
+// caller owns db: the Store never closes it. Call Migrate before first use
+// (or run the files under migrations/ with your own tool).
+func New(db *sqlx.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: db is nil")
+	}
+	name := cfg.Dialect
+	if name == "" {
+		name = db.DriverName()
+	}
+	d, err := dialectFor(name)
+	if err != nil {
+		return nil, err
+	}
+	prefix := cfg.TablePrefix
+	if prefix == "" {
+		prefix = "mfa_"
+	}
+	if !prefixPattern.MatchString(prefix) {
+		return nil, fmt.Errorf("sqlstore: TablePrefix %q: want letters, digits and underscores, at most 32", prefix)
+	}
+	s := &Store{db: db, d: d, prefix: prefix, maxRetries: cfg.MaxRetries}
+	switch {
+	case s.maxRetries == 0:
+		s.maxRetries = 5
+	case s.maxRetries < 0:
+		s.maxRetries = 0
+	}
+	s.q = queries{
+		get: s.sql(`SELECT u.enabled, u.secret, u.last_step, u.failures, u.lockouts, u.locked_until,
+				(SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = u.user_id)
+			FROM mfa_users u WHERE u.user_id = ?`),
+		setPending: s.sql(d.setPending),
+		reserve: s.sql(`UPDATE mfa_users SET failures = failures + 1
+			WHERE user_id = ? AND enabled = ? AND locked_until <= ?` + returningIf(d, " RETURNING secret, last_step, failures, lockouts")),
+		reserveRead:   s.sql(`SELECT secret, last_step, failures, lockouts FROM mfa_users WHERE user_id = ?`),
+		lock:          s.sql(`UPDATE mfa_users SET failures = 0, lockouts = lockouts + 1, locked_until = ? WHERE user_id = ?`),
+		state:         s.sql(`SELECT enabled, locked_until FROM mfa_users WHERE user_id = ?`),
+		enable:        s.sql(`UPDATE mfa_users SET enabled = 1, last_step = ?, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 0 AND secret = ? AND last_step < ?`),
+		enableState:   s.sql(`SELECT enabled, secret FROM mfa_users WHERE user_id = ?`),
+		deleteCodes:   s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`),
+		advance:       s.sql(`UPDATE mfa_users SET last_step = ?, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
+		enabledState:  s.sql(`SELECT enabled FROM mfa_users WHERE user_id = ?`),
+		consumeDelete: s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ?`),
+		resetThrottle: s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`),
+		deleteUser:    s.sql(`DELETE FROM mfa_users WHERE user_id = ?`),
+		insertCodes:   s.insertCodesSQL(mfa.RecoveryCodeCount),
+	}
+	if d.consume != "" {
+		s.q.consume = s.sql(d.consume)
+	}
+	return s, nil
+}
+
+// NewDB is New for a *sql.DB and the name of the driver it was opened with.
+func NewDB(db *sql.DB, driverName string, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: db is nil")
+	}
+	return New(sqlx.NewDb(db, driverName), cfg)
+}
+
+// sql puts the table prefix and the dialect's placeholders into a query
+// written with "mfa_" tables and ? placeholders.
+func (s *Store) sql(query string) string {
+	return sqlx.Rebind(s.d.bind, strings.ReplaceAll(query, "mfa_", s.prefix))
+}
+
+func (s *Store) insertCodesSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+	}
+	return s.sql(b.String())
+}
+
+func returningIf(d dialect, clause string) string {
+	if d.returning {
+		return clause
+	}
+	return ""
+}
+
+// Get implements mfa.Store with one SELECT.
+func (s *Store) Get(ctx context.Context, userID string) (mfa.State, error) {
+	var st mfa.State
+	err := s.retry(ctx, func() error {
+		var enabled int
+		var lockedUntil int64
+		err := s.db.QueryRowContext(ctx, s.q.get, userID).Scan(&enabled, &st.Secret, &st.LastStep, &st.Failures, &st.Lockouts, &lockedUntil, &st.RecoveryCodes)
+		if errors.Is(err, sql.ErrNoRows) {
+			st = mfa.State{}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st.Exists, st.Enabled, st.LockedUntil = true, enabled == 1, fromMillis(lockedUntil)
+		return nil
+	})
+	if err != nil {
+		return mfa.State{}, s.wrap("get", err)
+	}
+	return st, nil
+}
+
+// SetPending implements mfa.Store with one upsert that leaves an enabled
+// user's row as it is.
+func (s *Store) SetPending(ctx context.Context, userID string, secret []byte) error {
+	return s.wrap("set pending", s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.setPending, userID, secret)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return mfa.ErrAlreadyEnabled
+		}
+		return nil
+	}))
+}
+
+// ReserveAttempt implements mfa.Store: one transaction whose conditional
+// UPDATE takes the attempt and returns the row (PostgreSQL, SQLite) or is
+// followed by a read of the row it locked (MySQL); a second UPDATE starts a
+// lockout when the budget is spent.
+func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt) (mfa.State, error) {
+	var st mfa.State
+	now := a.Now.UnixMilli()
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		st = mfa.State{Exists: true, Enabled: a.Enabled}
+		var row *sql.Row
+		if s.d.returning {
+			row = tx.QueryRowContext(ctx, s.q.reserve, userID, boolInt(a.Enabled), now)
+		} else {
+			res, err := tx.ExecContext(ctx, s.q.reserve, userID, boolInt(a.Enabled), now)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				row = tx.QueryRowContext(ctx, s.q.reserveRead, userID)
+			}
+		}
+		if row != nil {
+			err := row.Scan(&st.Secret, &st.LastStep, &st.Failures, &st.Lockouts)
+			if !errors.Is(err, sql.ErrNoRows) {
+				if err != nil {
+					return err
+				}
+				if t := a.Throttle; t.MaxFailures > 0 && st.Failures >= t.MaxFailures {
+					st.LockedUntil = a.Now.Add(t.Backoff(st.Lockouts))
+					if _, err := tx.ExecContext(ctx, s.q.lock, st.LockedUntil.UnixMilli(), userID); err != nil {
+						return err
+					}
+					st.Failures, st.Lockouts = 0, st.Lockouts+1
+				}
+				return nil
+			}
+		}
+		// Nothing reserved: say why.
+		var enabled int
+		var lockedUntil int64
+		err := tx.QueryRowContext(ctx, s.q.state, userID).Scan(&enabled, &lockedUntil)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && a.Enabled:
+			return mfa.ErrNotEnabled
+		case errors.Is(err, sql.ErrNoRows):
+			return mfa.ErrSetupNotStarted
+		case err != nil:
+			return err
+		case enabled == 1 && !a.Enabled:
+			return mfa.ErrAlreadyEnabled
+		case enabled == 0 && a.Enabled:
+			return mfa.ErrNotEnabled
+		case lockedUntil > now:
+			return &mfa.RateLimitError{RetryAfter: fromMillis(lockedUntil).Sub(a.Now)}
+		}
+		return errChanged
+	})
+	if err != nil {
+		return mfa.State{}, s.wrap("reserve attempt", err)
+	}
+	return st, nil
+}
+
+// Enable implements mfa.Store: one transaction of a conditional UPDATE, a
+// DELETE of old codes and one multi-row INSERT.
+func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement) error {
+	return s.wrap("enable", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q.enable, e.Step, userID, e.Secret, e.Step)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var enabled int
+			var secret []byte
+			err := tx.QueryRowContext(ctx, s.q.enableState, userID).Scan(&enabled, &secret)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return mfa.ErrSetupNotStarted
+			case err != nil:
+				return err
+			case enabled == 1:
+				return mfa.ErrAlreadyEnabled
+			case !bytes.Equal(secret, e.Secret):
+				return mfa.ErrInvalidCode
+			}
+			return mfa.ErrReplay
+		}
+		return s.replaceCodes(ctx, tx, userID, e.RecoveryCodes)
+	}))
+}
+
+// replaceCodes deletes the user's recovery codes and inserts hashes with
+// one statement.
+func (s *Store) replaceCodes(ctx context.Context, tx *sqlx.Tx, userID string, hashes [][]byte) error {
+	if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
+		return err
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	query := s.q.insertCodes
+	if len(hashes) != mfa.RecoveryCodeCount {
+		query = s.insertCodesSQL(len(hashes))
+	}
+	args := make([]any, 0, 2*len(hashes))
+	for _, h := range hashes {
+		args = append(args, userID, h)
+	}
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+// AdvanceStep implements mfa.Store with one conditional UPDATE.
+func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) error {
+	return s.wrap("advance step", s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.advance, step, userID, step)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return s.notEnabledOr(ctx, s.db, userID, mfa.ErrReplay)
+	}))
+}
+
+// ConsumeRecoveryCode implements mfa.Store: one statement on PostgreSQL,
+// a DELETE and an UPDATE in one transaction elsewhere.
+func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
+	if s.q.consume != "" {
+		return s.wrap("consume recovery code", s.retry(ctx, func() error {
+			res, err := s.db.ExecContext(ctx, s.q.consume, userID, hash)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
+			return s.notEnabledOr(ctx, s.db, userID, mfa.ErrInvalidCode)
+		}))
+	}
+	return s.wrap("consume recovery code", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q.consumeDelete, userID, hash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return s.notEnabledOr(ctx, tx, userID, mfa.ErrInvalidCode)
+		}
+		_, err = tx.ExecContext(ctx, s.q.resetThrottle, userID)
+		return err
+	}))
+}
+
+// Delete implements mfa.Store: two DELETEs in one transaction.
+func (s *Store) Delete(ctx context.Context, userID string) error {
+	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q.deleteUser, userID)
+		return err
+	}))
+}
+
+// notEnabledOr explains a conditional statement that changed nothing: the
+// user has no enabled MFA, or else the given outcome.
+func (s *Store) notEnabledOr(ctx context.Context, q sqlx.QueryerContext, userID string, otherwise error) error {
+	var enabled int
+	err := q.QueryRowxContext(ctx, s.q.enabledState, userID).Scan(&enabled)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && enabled == 0:
+		return mfa.ErrNotEnabled
+	case err != nil:
+		return err
+	}
+	return otherwise
+}
+
+// errChanged: the row changed between a conditional statement and the read
+// explaining it; the operation runs again.
+var errChanged = errors.New("sqlstore: row changed concurrently")
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise, and runs it again on a retryable error.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// retry runs op until it succeeds, fails with an error that is not
+// retryable, or has been retried maxRetries times.
+func (s *Store) retry(ctx context.Context, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || attempt >= s.maxRetries || !(err == errChanged || s.d.retryable(err)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+// wrap leaves the mfa outcomes as they are and marks database errors with
+// the operation, for the host's logs.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil || isOutcome(err) {
+		return err
+	}
+	return fmt.Errorf("sqlstore %s: %s: %w", s.d.name, op, err)
+}
+
+func isOutcome(err error) bool {
+	for _, target := range []error{mfa.ErrSetupNotStarted, mfa.ErrAlreadyEnabled, mfa.ErrNotEnabled, mfa.ErrInvalidCode, mfa.ErrRateLimited} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// SQLiteDSN returns the DSN this package recommends for a SQLite file with
+// modernc.org/sqlite (or mattn/go-sqlite3): write-ahead logging, so that
+// readers never wait for the writer; a 10-second busy timeout, so that
+// writers queue instead of failing; and BEGIN IMMEDIATE, so that a
+// transaction takes the write lock up front instead of failing when it
+// upgrades.
+func SQLiteDSN(path string) string {
+	return path + "?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
+}

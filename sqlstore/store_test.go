@@ -1,0 +1,231 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/sqlstore"
+	"github.com/identsphere/mfa/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t)
+			store := newStore(t, db, "")
+			storetest.Run(t, func(t *testing.T) mfa.Store { return store })
+		})
+	}
+}
+
+// Two pools on one database stand for two replicas: every race has
+// exactly one winner across them.
+func TestTwoPoolsOneWinner(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			prefix := testPrefix()
+			a := newStore(t, b.open(t), prefix)
+			c := newStore(t, b.open(t), prefix)
+			stores := []*sqlstore.Store{a, c}
+			ctx := context.Background()
+			secret := random(20)
+			require.NoError(t, a.SetPending(ctx, "u", secret))
+
+			codes := hashes(10)
+			enables := race(func(i int) error {
+				return stores[i%2].Enable(ctx, "u", mfa.Enablement{Secret: secret, Step: 10, RecoveryCodes: codes})
+			})
+			assert.Equal(t, 1, wins(t, enables, mfa.ErrAlreadyEnabled, mfa.ErrReplay), "enable")
+
+			advances := race(func(i int) error { return stores[i%2].AdvanceStep(ctx, "u", 11) })
+			assert.Equal(t, 1, wins(t, advances, mfa.ErrReplay), "advance step")
+
+			consumes := race(func(i int) error { return stores[i%2].ConsumeRecoveryCode(ctx, "u", codes[4]) })
+			assert.Equal(t, 1, wins(t, consumes, mfa.ErrInvalidCode), "consume code")
+
+			reserves := race(func(i int) error {
+				_, err := stores[i%2].ReserveAttempt(ctx, "u", mfa.Attempt{Enabled: true, Now: storetest.T0, Throttle: mfa.Throttle{MaxFailures: 5, Lockout: time.Minute, MaxLockout: time.Hour}})
+				return err
+			})
+			assert.Equal(t, 5, wins(t, reserves, mfa.ErrRateLimited), "failure budget")
+
+			st, err := c.Get(ctx, "u")
+			require.NoError(t, err)
+			assert.EqualValues(t, 11, st.LastStep)
+			assert.Equal(t, 9, st.RecoveryCodes)
+			assert.Equal(t, 1, st.Lockouts)
+		})
+	}
+}
+
+func TestMigrateIdempotentAndConcurrent(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			prefix := testPrefix()
+			db := b.open(t)
+			t.Cleanup(func() { dropTables(db, prefix) })
+			pools := []*sqlx.DB{db, b.open(t), b.open(t), b.open(t)}
+			errs := make([]error, len(pools))
+			var wg sync.WaitGroup
+			for i, pool := range pools {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s, err := sqlstore.New(pool, sqlstore.Config{TablePrefix: prefix})
+					if err == nil {
+						err = s.Migrate(context.Background())
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				assert.NoError(t, err)
+			}
+			s, err := sqlstore.New(db, sqlstore.Config{TablePrefix: prefix})
+			require.NoError(t, err)
+			require.NoError(t, s.Migrate(context.Background()), "a second run is a no-op")
+			var versions int
+			require.NoError(t, db.Get(&versions, "SELECT COUNT(*) FROM "+prefix+"schema_migrations"))
+			assert.Equal(t, 1, versions)
+		})
+	}
+}
+
+func TestFaults(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := b.open(t)
+			store := newStore(t, db, "")
+
+			t.Run("UniqueKeyCollisionRollsBack", func(t *testing.T) {
+				secret := random(20)
+				require.NoError(t, store.SetPending(ctx, "dup", secret))
+				h := random(32)
+				batch := append(hashes(8), h, h) // the INSERT fails on its last row
+				err := store.Enable(ctx, "dup", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: batch})
+				require.Error(t, err)
+				assert.False(t, errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrAlreadyEnabled), "a database error, not an outcome: %v", err)
+				st, err := store.Get(ctx, "dup")
+				require.NoError(t, err)
+				assert.False(t, st.Enabled, "the UPDATE before the failing INSERT was rolled back")
+				assert.Zero(t, st.RecoveryCodes)
+				assert.Equal(t, secret, st.Secret, "the pending secret is intact")
+				assert.Zero(t, st.LastStep)
+				require.NoError(t, store.Enable(ctx, "dup", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: hashes(10)}))
+			})
+
+			t.Run("CancelledContext", func(t *testing.T) {
+				cctx, cancel := context.WithCancel(ctx)
+				cancel()
+				_, err := store.Get(cctx, "u")
+				assert.ErrorIs(t, err, context.Canceled)
+				assert.ErrorIs(t, store.SetPending(cctx, "u", random(20)), context.Canceled)
+				_, err = store.Get(ctx, "u")
+				assert.NoError(t, err)
+			})
+
+			t.Run("ClosedDatabase", func(t *testing.T) {
+				closed := b.open(t)
+				s, err := sqlstore.New(closed, sqlstore.Config{})
+				require.NoError(t, err)
+				require.NoError(t, closed.Close())
+				svc, err := mfa.New(mfa.Config{Issuer: "X", Store: s, Audit: nopSink{}})
+				require.NoError(t, err)
+				defer svc.Close(ctx)
+				_, err = svc.Setup(ctx, "u")
+				assert.ErrorIs(t, err, mfa.ErrStore)
+				assert.ErrorContains(t, err, "database is closed", "the cause is kept for the host's logs")
+				_, err = svc.Status(ctx, "u")
+				assert.ErrorIs(t, err, mfa.ErrStore)
+			})
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	db := sqlx.NewDb(&sql.DB{}, "sqlite")
+	for _, bad := range []string{"1abc", "a-b", "a b", "x;DROP", "abcdefghijklmnopqrstuvwxyz0123456789"} {
+		_, err := sqlstore.New(db, sqlstore.Config{TablePrefix: bad})
+		assert.Error(t, err, bad)
+	}
+	_, err := sqlstore.New(sqlx.NewDb(&sql.DB{}, "oracle"), sqlstore.Config{})
+	assert.ErrorContains(t, err, "unsupported driver")
+	_, err = sqlstore.New(sqlx.NewDb(&sql.DB{}, "oracle"), sqlstore.Config{Dialect: "postgres"})
+	assert.NoError(t, err)
+	_, err = sqlstore.New(nil, sqlstore.Config{})
+	assert.Error(t, err)
+}
+
+func TestMigrationFilesAreEmbedded(t *testing.T) {
+	for _, d := range []string{"sqlite", "postgres", "mysql"} {
+		text, err := sqlstore.Migrations.ReadFile("migrations/" + d + "/0001_init.sql")
+		require.NoError(t, err)
+		assert.Contains(t, string(text), "CREATE TABLE mfa_users")
+		assert.Contains(t, string(text), "CREATE TABLE mfa_recovery_codes")
+	}
+}
+
+type nopSink struct{}
+
+func (nopSink) RecordEvent(context.Context, mfa.Event) error { return nil }
+
+func race(f func(i int) error) []error {
+	errs := make([]error, storetest.Racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func wins(t *testing.T, errs []error, allowed ...error) int {
+	t.Helper()
+	n := 0
+	for _, err := range errs {
+		if err == nil {
+			n++
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || errors.Is(err, a)
+		}
+		assert.True(t, ok, "unexpected error: %v", err)
+	}
+	return n
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func hashes(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = random(32)
+	}
+	return out
+}
+
