@@ -228,4 +228,3 @@ func hashes(n int) [][]byte {
 	}
 	return out
 }
-
