@@ -48,7 +48,7 @@ type Store struct {
 type queries struct {
 	get, setPending, reserve, reserveRead, lock, state      string
 	enable, enableState, deleteCodes, advance, enabledState string
-	consume, consumeDelete, resetThrottle, deleteUser       string
+	consume, consumeMark, resetThrottle, deleteUser         string
 	insertCodes                                             string // for RecoveryCodeCount codes
 }
 
@@ -85,7 +85,7 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	}
 	s.q = queries{
 		get: s.sql(`SELECT u.enabled, u.secret, u.last_step, u.failures, u.lockouts, u.locked_until,
-				(SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = u.user_id)
+				(SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = u.user_id AND c.used = 0)
 			FROM mfa_users u WHERE u.user_id = ?`),
 		setPending: s.sql(d.setPending),
 		reserve: s.sql(`UPDATE mfa_users SET failures = failures + 1
@@ -98,7 +98,7 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 		deleteCodes:   s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`),
 		advance:       s.sql(`UPDATE mfa_users SET last_step = ?, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
 		enabledState:  s.sql(`SELECT enabled FROM mfa_users WHERE user_id = ?`),
-		consumeDelete: s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ? AND code_hash = ?`),
+		consumeMark:   s.sql(`UPDATE mfa_recovery_codes SET used = 1 WHERE user_id = ? AND code_hash = ? AND used = 0`),
 		resetThrottle: s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`),
 		deleteUser:    s.sql(`DELETE FROM mfa_users WHERE user_id = ?`),
 		insertCodes:   s.insertCodesSQL(mfa.RecoveryCodeCount),
@@ -312,8 +312,9 @@ func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) erro
 	}))
 }
 
-// ConsumeRecoveryCode implements mfa.Store: one statement on PostgreSQL,
-// a DELETE and an UPDATE in one transaction elsewhere.
+// ConsumeRecoveryCode implements mfa.Store. A used code's row stays, marked
+// used, until the next batch replaces it: one statement on PostgreSQL and
+// MySQL, two in one transaction on SQLite.
 func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
 	if s.q.consume != "" {
 		return s.wrap("consume recovery code", s.retry(ctx, func() error {
@@ -321,14 +322,14 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []b
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if n, err := res.RowsAffected(); err != nil || n > 0 {
 				return err
 			}
 			return s.notEnabledOr(ctx, s.db, userID, mfa.ErrInvalidCode)
 		}))
 	}
 	return s.wrap("consume recovery code", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.consumeDelete, userID, hash)
+		res, err := tx.ExecContext(ctx, s.q.consumeMark, userID, hash)
 		if err != nil {
 			return err
 		}

@@ -16,5 +16,6 @@ CREATE TABLE mfa_users (
 CREATE TABLE mfa_recovery_codes (
     user_id   VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
     code_hash VARBINARY(64) NOT NULL,
+    used      SMALLINT      NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, code_hash)
 ) ENGINE=InnoDB;

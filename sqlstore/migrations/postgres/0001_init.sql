@@ -15,5 +15,6 @@ CREATE TABLE mfa_users (
 CREATE TABLE mfa_recovery_codes (
     user_id   VARCHAR(255) NOT NULL,
     code_hash BYTEA        NOT NULL,
+    used      SMALLINT     NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, code_hash)
 );

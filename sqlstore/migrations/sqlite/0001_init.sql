@@ -13,7 +13,8 @@ CREATE TABLE mfa_users (
 );
 
 CREATE TABLE mfa_recovery_codes (
-    user_id   TEXT NOT NULL,
-    code_hash BLOB NOT NULL,
+    user_id   TEXT    NOT NULL,
+    code_hash BLOB    NOT NULL,
+    used      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, code_hash)
 );
