@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -90,6 +91,22 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Replicas starting together contend for the lock; SQLite may answer
+	// "busy" at once instead of waiting, so those are retried for a while.
+	for attempt := 1; ; attempt++ {
+		err := s.migrate(ctx, ms)
+		if err == nil || attempt == 50 || !s.d.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(min(attempt, 10)) * 10 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) migrate(ctx context.Context, ms []migration) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
