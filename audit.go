@@ -25,9 +25,10 @@ const (
 
 // Reasons a check failed, in Event.Reason.
 const (
-	ReasonInvalidCode = "invalid_code" // the code did not match
-	ReasonReplay      = "replay"       // the code matched a time step already used
-	ReasonRateLimited = "rate_limited" // the user was locked out; the code was not checked
+	ReasonInvalidCode   = "invalid_code"   // the code did not match
+	ReasonReplay        = "replay"         // the code matched a time step already used
+	ReasonRateLimited   = "rate_limited"   // the user was locked out; the code was not checked
+	ReasonInvalidTicket = "invalid_ticket" // the challenge token was unknown, expired or used
 )
 
 // Event is one audit record. It never holds a secret, a code or a hash.
@@ -38,6 +39,9 @@ type Event struct {
 	// Operation is the Service method that emitted the event: "setup",
 	// "enable", "verify", "redeem_recovery_code", ….
 	Operation string
+	// Method is the kind of credential checked: MethodTOTP or
+	// MethodRecoveryCode; empty for events without a check.
+	Method string
 	// Reason says why a check failed (Reason… constants); empty otherwise.
 	Reason string
 	// RetryAfter is the lockout length on EventLocked.
@@ -66,6 +70,9 @@ func (a SlogAudit) RecordEvent(ctx context.Context, e Event) error {
 		slog.String("user_id", e.UserID),
 		slog.Time("time", e.Time),
 		slog.String("operation", e.Operation),
+	}
+	if e.Method != "" {
+		attrs = append(attrs, slog.String("method", e.Method))
 	}
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))

@@ -33,6 +33,9 @@ var (
 	// ErrRateLimited: the user is locked out after too many failed checks.
 	// The error is a *RateLimitError that says for how long.
 	ErrRateLimited = errors.New("mfa: rate limited")
+	// ErrInvalidTicket: the login challenge token is unknown, expired,
+	// used, or out of attempts.
+	ErrInvalidTicket = errors.New("mfa: invalid or expired challenge token")
 	// ErrStore: the Store failed. The error is a *StoreError whose cause
 	// errors.Unwrap returns, for the host's logs.
 	ErrStore = errors.New("mfa: store failure")
@@ -110,6 +113,13 @@ type Config struct {
 	// invalidates stored codes. Nil means SHA-256.
 	RecoveryKey []byte
 
+	// TicketTTL is how long a login challenge token from StartChallenge
+	// stays valid. Zero means 5 minutes.
+	TicketTTL time.Duration
+	// TicketAttempts is how many codes may be tried with one challenge
+	// token, on top of the user's failure budget. Zero means 5.
+	TicketAttempts int
+
 	// Account returns the account name authenticator apps show next to the
 	// issuer (usually the email address), or an error wrapping
 	// ErrUserNotFound when the user no longer exists. Setup, Enable and
@@ -145,6 +155,9 @@ type Service struct {
 	now      func() time.Time
 	rand     io.Reader
 	audit    *auditQueue
+
+	ticketTTL      time.Duration
+	ticketAttempts int
 }
 
 // New validates cfg, fills its defaults and returns a Service. It starts one
@@ -193,6 +206,9 @@ func New(cfg Config) (*Service, error) {
 		rand:     cfg.Rand,
 	}
 	s.recovery = newRecoveryHasher(cfg.RecoveryKey)
+	if err := s.ticketDefaults(cfg); err != nil {
+		return nil, err
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -294,88 +310,49 @@ func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error)
 // nothing but the failure count changes. Of concurrent Enables for one user
 // at most one succeeds.
 func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, error) {
-	const op = "enable"
-	if err := checkUserID(userID); err != nil {
-		return nil, err
-	}
-	value, ok, err := s.totp.parseCode(code)
+	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.accountName(ctx, userID); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	st, err := s.reserve(ctx, op, userID, false, now)
+	ch, err := s.begin(ctx, "enable", userID, false, cred)
 	if err != nil {
 		return nil, err
-	}
-	step := int64(-1)
-	if ok {
-		step = s.totp.match(st.Secret, value, now)
-	}
-	if step < 0 {
-		return nil, s.failed(ctx, op, userID, ReasonInvalidCode, st, now)
 	}
 	codes, err := newRecoveryCodes(s.rand)
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.Enable(ctx, userID, Enablement{
-		Secret:        st.Secret,
-		Step:          step,
-		RecoveryCodes: s.recovery.hashAll(userID, codes),
-	})
-	switch {
-	case errors.Is(err, ErrReplay):
-		return nil, s.failed(ctx, op, userID, ReasonReplay, st, now)
-	case errors.Is(err, ErrInvalidCode):
-		return nil, s.failed(ctx, op, userID, ReasonInvalidCode, st, now)
-	case errors.Is(err, ErrAlreadyEnabled), errors.Is(err, ErrSetupNotStarted):
+	err = s.store.Enable(ctx, userID, Enablement{Secret: ch.st.Secret, Step: ch.proof.Step, RecoveryCodes: s.recovery.hashAll(userID, codes)})
+	if err := s.finish(ctx, ch, "Enable", err); err != nil {
 		return nil, err
-	case err != nil:
-		return nil, s.storeErr("Enable", err)
 	}
-	s.emit(ctx, Event{Type: EventEnabled, UserID: userID, Operation: op})
+	s.emit(ctx, ch.event(EventEnabled))
 	return codes, nil
 }
 
-// Verify checks a TOTP code of a user with MFA enabled, for a login step or
-// a step-up check, and accepts its time step: the same code, or any code of
+// Verify checks a TOTP code of a user with MFA enabled, for a step-up check
+// or a login flow of the host's own (StartChallenge and Challenge are the
+// ready-made one), and accepts its time step: the same code, or any code of
 // that step or an earlier one, is refused from then on (ErrReplay).
 //
 // Errors: ErrInvalidInput, ErrNotEnabled, ErrInvalidCode, ErrRateLimited,
 // ErrStore.
 func (s *Service) Verify(ctx context.Context, userID, code string) error {
-	const op = "verify"
-	if err := checkUserID(userID); err != nil {
-		return err
-	}
-	value, ok, err := s.totp.parseCode(code)
+	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	st, err := s.reserve(ctx, op, userID, true, now)
+	ch, err := s.begin(ctx, "verify", userID, true, cred)
 	if err != nil {
 		return err
 	}
-	step := int64(-1)
-	if ok {
-		step = s.totp.match(st.Secret, value, now)
-	}
-	if step < 0 {
-		return s.failed(ctx, op, userID, ReasonInvalidCode, st, now)
-	}
-	switch err := s.store.AdvanceStep(ctx, userID, step); {
-	case errors.Is(err, ErrReplay):
-		return s.failed(ctx, op, userID, ReasonReplay, st, now)
-	case errors.Is(err, ErrNotEnabled):
+	if err := s.finish(ctx, ch, "AdvanceStep", s.store.AdvanceStep(ctx, userID, ch.proof.Step)); err != nil {
 		return err
-	case err != nil:
-		return s.storeErr("AdvanceStep", err)
 	}
-	s.emit(ctx, Event{Type: EventChallengeSucceeded, UserID: userID, Operation: op})
+	s.emit(ctx, ch.event(EventChallengeSucceeded))
 	return nil
 }
 
@@ -385,29 +362,77 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 // Errors: ErrInvalidInput (not 10 letters and digits), ErrNotEnabled,
 // ErrInvalidCode, ErrRateLimited, ErrStore.
 func (s *Service) RedeemRecoveryCode(ctx context.Context, userID, code string) error {
-	const op = "redeem_recovery_code"
-	if err := checkUserID(userID); err != nil {
-		return err
-	}
-	code, err := parseRecoveryCode(code)
+	cred, err := s.parseCredential(userID, Credential{RecoveryCode: code}, true)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	st, err := s.reserve(ctx, op, userID, true, now)
+	ch, err := s.begin(ctx, "redeem_recovery_code", userID, true, cred)
 	if err != nil {
 		return err
 	}
-	switch err := s.store.ConsumeRecoveryCode(ctx, userID, s.recovery.hash(userID, code)); {
-	case errors.Is(err, ErrInvalidCode):
-		return s.failed(ctx, op, userID, ReasonInvalidCode, st, now)
-	case errors.Is(err, ErrNotEnabled):
+	if err := s.finish(ctx, ch, "ConsumeRecoveryCode", s.store.ConsumeRecoveryCode(ctx, userID, ch.proof.RecoveryCode)); err != nil {
 		return err
-	case err != nil:
-		return s.storeErr("ConsumeRecoveryCode", err)
 	}
-	s.emit(ctx, Event{Type: EventRecoveryCodeUsed, UserID: userID, Operation: op})
+	s.emit(ctx, ch.event(EventRecoveryCodeUsed))
 	return nil
+}
+
+// Disable turns MFA off after checking a TOTP code or a recovery code, and
+// deletes the secret, the recovery codes and the user's open login
+// challenges in the same operation.
+//
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
+// ErrRateLimited, ErrStore.
+func (s *Service) Disable(ctx context.Context, userID string, c Credential) error {
+	cred, err := s.parseCredential(userID, c, true)
+	if err != nil {
+		return err
+	}
+	if _, err := s.accountName(ctx, userID); err != nil {
+		return err
+	}
+	ch, err := s.begin(ctx, "disable", userID, true, cred)
+	if err != nil {
+		return err
+	}
+	if err := s.finish(ctx, ch, "Disable", s.store.Disable(ctx, userID, ch.proof)); err != nil {
+		return err
+	}
+	if ch.method == MethodRecoveryCode {
+		s.emit(ctx, ch.event(EventRecoveryCodeUsed))
+	}
+	s.emit(ctx, ch.event(EventDisabled))
+	return nil
+}
+
+// RegenerateRecoveryCodes checks a TOTP code and replaces the user's
+// recovery codes with a new batch of RecoveryCodeCount, returned in
+// plaintext once. The old batch stops working in the same operation.
+//
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
+// ErrRateLimited, ErrStore.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code string) ([]string, error) {
+	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.accountName(ctx, userID); err != nil {
+		return nil, err
+	}
+	ch, err := s.begin(ctx, "regenerate_recovery_codes", userID, true, cred)
+	if err != nil {
+		return nil, err
+	}
+	codes, err := newRecoveryCodes(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof.Step, s.recovery.hashAll(userID, codes))
+	if err := s.finish(ctx, ch, "ReplaceRecoveryCodes", err); err != nil {
+		return nil, err
+	}
+	s.emit(ctx, ch.event(EventRecoveryCodesRegenerated))
+	return codes, nil
 }
 
 // Status returns the user's MFA status. A user who never started setup has
@@ -440,37 +465,6 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 		return s.storeErr("Delete", err)
 	}
 	return nil
-}
-
-// reserve takes an attempt from the user's failure budget. A lockout is
-// reported as a failed check.
-func (s *Service) reserve(ctx context.Context, op, userID string, enabled bool, now time.Time) (State, error) {
-	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: now, Throttle: s.throttle})
-	if err == nil {
-		return st, nil
-	}
-	var limited *RateLimitError
-	switch {
-	case errors.As(err, &limited):
-		s.emit(ctx, Event{Type: EventChallengeFailed, UserID: userID, Operation: op, Reason: ReasonRateLimited, RetryAfter: limited.RetryAfter})
-		return State{}, limited
-	case errors.Is(err, ErrSetupNotStarted), errors.Is(err, ErrNotEnabled), errors.Is(err, ErrAlreadyEnabled):
-		return State{}, err
-	}
-	return State{}, s.storeErr("ReserveAttempt", err)
-}
-
-// failed records a failed check: the attempt was counted by reserve; if it
-// was the one that started a lockout, that is audited too.
-func (s *Service) failed(ctx context.Context, op, userID, reason string, st State, now time.Time) error {
-	s.emit(ctx, Event{Type: EventChallengeFailed, UserID: userID, Operation: op, Reason: reason})
-	if st.LockedUntil.After(now) {
-		s.emit(ctx, Event{Type: EventLocked, UserID: userID, Operation: op, RetryAfter: st.LockedUntil.Sub(now)})
-	}
-	if reason == ReasonReplay {
-		return ErrReplay
-	}
-	return ErrInvalidCode
 }
 
 func (s *Service) accountName(ctx context.Context, userID string) (string, error) {

@@ -81,10 +81,70 @@ type Store interface {
 	// one succeeds.
 	ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error
 
+	// ReplaceRecoveryCodes accepts time step step for the user, exactly as
+	// AdvanceStep, and in the same atomic operation replaces all of the
+	// user's recovery codes with hashes. On ErrNotEnabled or ErrReplay
+	// nothing changes and the old batch stays valid.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error
+
+	// Disable turns MFA off if the proof is accepted: p.Step must be greater
+	// than LastStep, or p.RecoveryCode must be the hash of an unused code of
+	// the user. In one atomic operation it then deletes all of the user's
+	// state, recovery codes and tickets. It returns ErrNotEnabled when MFA is
+	// not enabled, ErrReplay or ErrInvalidCode when the proof is refused; in
+	// those cases nothing changes.
+	Disable(ctx context.Context, userID string, p Proof) error
+
+	// CreateTicket stores a login challenge ticket. A hash that exists
+	// already is an error (tickets are random; a collision is a fault).
+	CreateTicket(ctx context.Context, t Ticket) error
+
+	// ReserveTicket takes one attempt of the ticket's own budget and
+	// returns the user it is bound to. It returns ErrInvalidTicket, changing
+	// nothing else, when there is no ticket with this hash, when it expired
+	// (ExpiresAt not after now; an expired ticket may be deleted then), or
+	// when maxAttempts attempts were taken already.
+	ReserveTicket(ctx context.Context, hash []byte, now time.Time, maxAttempts int) (userID string, err error)
+
+	// CompleteChallenge accepts the proof for the ticket's user and deletes
+	// the ticket, in one atomic operation: the ticket with this hash must
+	// exist, be bound to userID and not have expired at now (else
+	// ErrInvalidTicket), and the proof must be accepted as by AdvanceStep
+	// (p.Step) or ConsumeRecoveryCode (p.RecoveryCode), with their errors.
+	// On success the throttle is cleared as by those methods; on any error
+	// nothing changes. Of concurrent completions of one ticket at most one
+	// succeeds.
+	CompleteChallenge(ctx context.Context, hash []byte, userID string, p Proof, now time.Time) error
+
+	// DeleteExpiredTickets deletes every ticket whose ExpiresAt is not after
+	// now and returns how many it deleted.
+	DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error)
+
 	// Delete removes all of the user's state: secret, time step, failure
-	// count and recovery codes. Deleting a user without state is not an
-	// error.
+	// count, recovery codes and tickets. Deleting a user without state is not
+	// an error.
 	Delete(ctx context.Context, userID string) error
+}
+
+// Proof is what a check accepted: a TOTP time step or the hash of a
+// recovery code. Exactly one of the two is set.
+type Proof struct {
+	// Step is the time step a TOTP code matched; 0 when RecoveryCode is set.
+	Step int64
+	// RecoveryCode is the hash of a recovery code; nil when Step is set.
+	RecoveryCode []byte
+}
+
+// Ticket is a login challenge: proof that the user passed the host's first
+// factor, exchanged for a session once the second factor is checked.
+type Ticket struct {
+	// Hash is the SHA-256 of the token the client holds; the token itself
+	// is never stored.
+	Hash []byte
+	// UserID is the user the ticket is bound to.
+	UserID string
+	// ExpiresAt is when the ticket stops working.
+	ExpiresAt time.Time
 }
 
 // State is one user's MFA state as a Store holds it.

@@ -3,12 +3,14 @@
 // enrolment, and two processes do not share state, so an app with several
 // replicas needs the sqlstore package instead.
 //
-// One mutex guards all state; nothing runs in the background.
+// One mutex guards all state; nothing runs in the background. Expired
+// login tickets are removed when presented or by DeleteExpiredTickets.
 package memstore
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -19,8 +21,15 @@ var _ mfa.Store = (*Store)(nil)
 
 // Store is an in-memory mfa.Store. The zero value is not usable; call New.
 type Store struct {
-	mu    sync.Mutex
-	users map[string]*user
+	mu      sync.Mutex
+	users   map[string]*user
+	tickets map[string]*ticket // by hash
+}
+
+type ticket struct {
+	userID    string
+	expiresAt time.Time
+	attempts  int
 }
 
 type user struct {
@@ -30,7 +39,7 @@ type user struct {
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{users: make(map[string]*user)}
+	return &Store{users: make(map[string]*user), tickets: make(map[string]*ticket)}
 }
 
 // Get implements mfa.Store.
@@ -117,10 +126,7 @@ func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement) err
 	u.state.Enabled = true
 	u.state.LastStep = e.Step
 	u.resetThrottle()
-	u.codes = make(map[string]struct{}, len(e.RecoveryCodes))
-	for _, h := range e.RecoveryCodes {
-		u.codes[string(h)] = struct{}{}
-	}
+	u.setCodes(e.RecoveryCodes)
 	return nil
 }
 
@@ -131,16 +137,7 @@ func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[userID]
-	switch {
-	case u == nil || !u.state.Enabled:
-		return mfa.ErrNotEnabled
-	case step <= u.state.LastStep:
-		return mfa.ErrReplay
-	}
-	u.state.LastStep = step
-	u.resetThrottle()
-	return nil
+	return s.accept(userID, mfa.Proof{Step: step})
 }
 
 // ConsumeRecoveryCode implements mfa.Store.
@@ -150,16 +147,133 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.accept(userID, mfa.Proof{RecoveryCode: hash})
+}
+
+// ReplaceRecoveryCodes implements mfa.Store.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.accept(userID, mfa.Proof{Step: step}); err != nil {
+		return err
+	}
+	s.users[userID].setCodes(hashes)
+	return nil
+}
+
+// Disable implements mfa.Store.
+func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.accept(userID, p); err != nil {
+		return err
+	}
+	s.delete(userID)
+	return nil
+}
+
+// CreateTicket implements mfa.Store.
+func (s *Store) CreateTicket(ctx context.Context, t mfa.Ticket) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tickets[string(t.Hash)]; ok {
+		return errors.New("memstore: ticket hash exists")
+	}
+	s.tickets[string(t.Hash)] = &ticket{userID: t.UserID, expiresAt: t.ExpiresAt}
+	return nil
+}
+
+// ReserveTicket implements mfa.Store.
+func (s *Store) ReserveTicket(ctx context.Context, hash []byte, now time.Time, maxAttempts int) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.liveTicket(hash, now)
+	if t == nil || t.attempts >= maxAttempts {
+		return "", mfa.ErrInvalidTicket
+	}
+	t.attempts++
+	return t.userID, nil
+}
+
+// CompleteChallenge implements mfa.Store.
+func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.liveTicket(hash, now)
+	if t == nil || t.userID != userID {
+		return mfa.ErrInvalidTicket
+	}
+	if err := s.accept(userID, p); err != nil {
+		return err
+	}
+	delete(s.tickets, string(hash))
+	return nil
+}
+
+// DeleteExpiredTickets implements mfa.Store.
+func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for h, t := range s.tickets {
+		if !t.expiresAt.After(now) {
+			delete(s.tickets, h)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// accept checks and applies a proof for an enabled user: a newer time step
+// or an unused recovery code. It clears the throttle on success and changes
+// nothing on error. s.mu is held.
+func (s *Store) accept(userID string, p mfa.Proof) error {
 	u := s.users[userID]
 	if u == nil || !u.state.Enabled {
 		return mfa.ErrNotEnabled
 	}
-	if _, ok := u.codes[string(hash)]; !ok {
-		return mfa.ErrInvalidCode
+	if p.RecoveryCode != nil {
+		if _, ok := u.codes[string(p.RecoveryCode)]; !ok {
+			return mfa.ErrInvalidCode
+		}
+		delete(u.codes, string(p.RecoveryCode))
+	} else {
+		if p.Step <= u.state.LastStep {
+			return mfa.ErrReplay
+		}
+		u.state.LastStep = p.Step
 	}
-	delete(u.codes, string(hash))
 	u.resetThrottle()
 	return nil
+}
+
+// liveTicket returns the ticket with this hash if it has not expired,
+// deleting it if it has. s.mu is held.
+func (s *Store) liveTicket(hash []byte, now time.Time) *ticket {
+	t := s.tickets[string(hash)]
+	if t != nil && !t.expiresAt.After(now) {
+		delete(s.tickets, string(hash))
+		return nil
+	}
+	return t
 }
 
 // Delete implements mfa.Store.
@@ -169,8 +283,18 @@ func (s *Store) Delete(ctx context.Context, userID string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.users, userID)
+	s.delete(userID)
 	return nil
+}
+
+// delete removes the user's state and tickets. s.mu is held.
+func (s *Store) delete(userID string) {
+	delete(s.users, userID)
+	for h, t := range s.tickets {
+		if t.userID == userID {
+			delete(s.tickets, h)
+		}
+	}
 }
 
 // snapshot returns a copy of the state that shares no memory with u.
@@ -179,6 +303,14 @@ func (u *user) snapshot() mfa.State {
 	st.Secret = bytes.Clone(st.Secret)
 	st.RecoveryCodes = len(u.codes)
 	return st
+}
+
+// setCodes replaces the user's recovery codes.
+func (u *user) setCodes(hashes [][]byte) {
+	u.codes = make(map[string]struct{}, len(hashes))
+	for _, h := range hashes {
+		u.codes[string(h)] = struct{}{}
+	}
 }
 
 func (u *user) resetThrottle() {

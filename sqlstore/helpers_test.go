@@ -88,7 +88,7 @@ func testPrefix() string {
 }
 
 func dropTables(db *sqlx.DB, prefix string) {
-	for _, table := range []string{"users", "recovery_codes", "schema_migrations"} {
+	for _, table := range []string{"users", "recovery_codes", "tickets", "schema_migrations"} {
 		db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 	}
 }

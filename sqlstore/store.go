@@ -46,10 +46,12 @@ type Store struct {
 // queries are the statements, with the prefix and placeholders of the
 // store's dialect, built once by New.
 type queries struct {
-	get, setPending, reserve, reserveRead, lock, state      string
-	enable, enableState, deleteCodes, advance, enabledState string
-	consume, consumeMark, resetThrottle, deleteUser         string
-	insertCodes                                             string // for RecoveryCodeCount codes
+	get, setPending, reserve, reserveRead, lock, state              string
+	enable, enableState, deleteCodes, advance, enabledState         string
+	consume, consumeMark, resetThrottle, deleteUser                 string
+	createTicket, reserveTicket, ticketUser, dropExpiredTicket      string
+	completeTicket, deleteExpired, deleteUserTickets, disableByStep string
+	insertCodes                                                     string // for RecoveryCodeCount codes
 }
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
@@ -101,7 +103,16 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 		consumeMark:   s.sql(`UPDATE mfa_recovery_codes SET used = 1 WHERE user_id = ? AND code_hash = ? AND used = 0`),
 		resetThrottle: s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`),
 		deleteUser:    s.sql(`DELETE FROM mfa_users WHERE user_id = ?`),
-		insertCodes:   s.insertCodesSQL(mfa.RecoveryCodeCount),
+		createTicket:  s.sql(`INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at) VALUES (?, ?, ?)`),
+		reserveTicket: s.sql(`UPDATE mfa_tickets SET attempts = attempts + 1
+			WHERE ticket_hash = ? AND expires_at > ? AND attempts < ?` + returningIf(d, " RETURNING user_id")),
+		ticketUser:        s.sql(`SELECT user_id FROM mfa_tickets WHERE ticket_hash = ?`),
+		dropExpiredTicket: s.sql(`DELETE FROM mfa_tickets WHERE ticket_hash = ? AND expires_at <= ?`),
+		completeTicket:    s.sql(`DELETE FROM mfa_tickets WHERE ticket_hash = ? AND user_id = ? AND expires_at > ?`),
+		deleteExpired:     s.sql(`DELETE FROM mfa_tickets WHERE expires_at <= ?`),
+		deleteUserTickets: s.sql(`DELETE FROM mfa_tickets WHERE user_id = ?`),
+		disableByStep:     s.sql(`DELETE FROM mfa_users WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
+		insertCodes:       s.insertCodesSQL(mfa.RecoveryCodeCount),
 	}
 	if d.consume != "" {
 		s.q.consume = s.sql(d.consume)
@@ -301,14 +312,7 @@ func (s *Store) replaceCodes(ctx context.Context, tx *sqlx.Tx, userID string, ha
 // AdvanceStep implements mfa.Store with one conditional UPDATE.
 func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) error {
 	return s.wrap("advance step", s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.advance, step, userID, step)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		return s.notEnabledOr(ctx, s.db, userID, mfa.ErrReplay)
+		return s.accept(ctx, s.db, userID, mfa.Proof{Step: step})
 	}))
 }
 
@@ -316,42 +320,185 @@ func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) erro
 // used, until the next batch replaces it: one statement on PostgreSQL and
 // MySQL, two in one transaction on SQLite.
 func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
+	p := mfa.Proof{RecoveryCode: hash}
 	if s.q.consume != "" {
-		return s.wrap("consume recovery code", s.retry(ctx, func() error {
-			res, err := s.db.ExecContext(ctx, s.q.consume, userID, hash)
+		return s.wrap("consume recovery code", s.retry(ctx, func() error { return s.accept(ctx, s.db, userID, p) }))
+	}
+	return s.wrap("consume recovery code", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.accept(ctx, tx, userID, p) }))
+}
+
+// ReplaceRecoveryCodes implements mfa.Store: one transaction of the
+// conditional step UPDATE, a DELETE and one multi-row INSERT.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error {
+	return s.wrap("replace recovery codes", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.accept(ctx, tx, userID, mfa.Proof{Step: step}); err != nil {
+			return err
+		}
+		return s.replaceCodes(ctx, tx, userID, hashes)
+	}))
+}
+
+// Disable implements mfa.Store in one transaction: a conditional DELETE of
+// the user row (a step proof) or the recovery-code statement followed by
+// the DELETE, then DELETEs of the codes and tickets.
+func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof) error {
+	return s.wrap("disable", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if p.RecoveryCode != nil {
+			if err := s.accept(ctx, tx, userID, p); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q.deleteUser, userID); err != nil {
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, s.q.disableByStep, userID, p.Step)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil || n > 0 {
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return s.notEnabledOr(ctx, tx, userID, mfa.ErrReplay)
+			}
+		}
+		return s.deleteRest(ctx, tx, userID)
+	}))
+}
+
+// CreateTicket implements mfa.Store with one INSERT.
+func (s *Store) CreateTicket(ctx context.Context, t mfa.Ticket) error {
+	return s.wrap("create ticket", s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.q.createTicket, t.Hash, t.UserID, t.ExpiresAt.UnixMilli())
+		return err
+	}))
+}
+
+// ReserveTicket implements mfa.Store with one conditional UPDATE … RETURNING
+// (MySQL: UPDATE, then SELECT, in one transaction). A ticket found expired
+// is deleted.
+func (s *Store) ReserveTicket(ctx context.Context, hash []byte, now time.Time, maxAttempts int) (string, error) {
+	var userID string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		userID = ""
+		args := []any{hash, now.UnixMilli(), maxAttempts}
+		var err error
+		if s.d.returning {
+			err = tx.QueryRowContext(ctx, s.q.reserveTicket, args...).Scan(&userID)
+		} else {
+			var res sql.Result
+			if res, err = tx.ExecContext(ctx, s.q.reserveTicket, args...); err != nil {
 				return err
 			}
-			return s.notEnabledOr(ctx, s.db, userID, mfa.ErrInvalidCode)
-		}))
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return mfa.ErrInvalidTicket
+			}
+			err = tx.QueryRowContext(ctx, s.q.ticketUser, hash).Scan(&userID)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return mfa.ErrInvalidTicket
+		}
+		return err
+	})
+	if errors.Is(err, mfa.ErrInvalidTicket) {
+		// Lazy expiry; a failure here only leaves the row for
+		// DeleteExpiredTickets.
+		_, _ = s.db.ExecContext(ctx, s.q.dropExpiredTicket, hash, now.UnixMilli())
 	}
-	return s.wrap("consume recovery code", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.consumeMark, userID, hash)
+	if err != nil {
+		return "", s.wrap("reserve ticket", err)
+	}
+	return userID, nil
+}
+
+// CompleteChallenge implements mfa.Store in one transaction: a conditional
+// DELETE of the ticket, then the statement that accepts the proof; if that
+// refuses, the ticket is restored by the rollback.
+func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time) error {
+	return s.wrap("complete challenge", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q.completeTicket, hash, userID, now.UnixMilli())
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return s.notEnabledOr(ctx, tx, userID, mfa.ErrInvalidCode)
+			return mfa.ErrInvalidTicket
 		}
-		_, err = tx.ExecContext(ctx, s.q.resetThrottle, userID)
-		return err
+		return s.accept(ctx, tx, userID, p)
 	}))
 }
 
-// Delete implements mfa.Store: two DELETEs in one transaction.
-func (s *Store) Delete(ctx context.Context, userID string) error {
-	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
+// DeleteExpiredTickets implements mfa.Store with one DELETE.
+func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.deleteExpired, now.UnixMilli())
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q.deleteUser, userID)
+		n, err = res.RowsAffected()
 		return err
+	})
+	if err != nil {
+		return 0, s.wrap("delete expired tickets", err)
+	}
+	return int(n), nil
+}
+
+// Delete implements mfa.Store: three DELETEs in one transaction.
+func (s *Store) Delete(ctx context.Context, userID string) error {
+	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.deleteUser, userID); err != nil {
+			return err
+		}
+		return s.deleteRest(ctx, tx, userID)
 	}))
+}
+
+// deleteRest deletes the user's recovery codes and tickets.
+func (s *Store) deleteRest(ctx context.Context, tx *sqlx.Tx, userID string) error {
+	if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q.deleteUserTickets, userID)
+	return err
+}
+
+// accept runs the statement that accepts a proof for an enabled user, on
+// the database or inside a transaction: the conditional step UPDATE, or the
+// dialect's recovery-code statement (on SQLite two statements, so ex must
+// be a transaction there). It clears the throttle on success; when nothing
+// changed it says why.
+func (s *Store) accept(ctx context.Context, ex sqlx.ExtContext, userID string, p mfa.Proof) error {
+	var res sql.Result
+	var err error
+	otherwise := mfa.ErrReplay
+	switch {
+	case p.RecoveryCode == nil:
+		res, err = ex.ExecContext(ctx, s.q.advance, p.Step, userID, p.Step)
+	case s.q.consume != "":
+		res, err = ex.ExecContext(ctx, s.q.consume, userID, p.RecoveryCode)
+		otherwise = mfa.ErrInvalidCode
+	default:
+		res, err = ex.ExecContext(ctx, s.q.consumeMark, userID, p.RecoveryCode)
+		otherwise = mfa.ErrInvalidCode
+	}
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return s.notEnabledOr(ctx, ex, userID, otherwise)
+	}
+	if p.RecoveryCode != nil && s.q.consume == "" {
+		_, err = ex.ExecContext(ctx, s.q.resetThrottle, userID)
+	}
+	return err
 }
 
 // notEnabledOr explains a conditional statement that changed nothing: the
@@ -414,7 +561,7 @@ func (s *Store) wrap(op string, err error) error {
 }
 
 func isOutcome(err error) bool {
-	for _, target := range []error{mfa.ErrSetupNotStarted, mfa.ErrAlreadyEnabled, mfa.ErrNotEnabled, mfa.ErrInvalidCode, mfa.ErrRateLimited} {
+	for _, target := range []error{mfa.ErrSetupNotStarted, mfa.ErrAlreadyEnabled, mfa.ErrNotEnabled, mfa.ErrInvalidCode, mfa.ErrInvalidTicket, mfa.ErrRateLimited} {
 		if errors.Is(err, target) {
 			return true
 		}

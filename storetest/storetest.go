@@ -43,7 +43,7 @@ var throttle = mfa.Throttle{MaxFailures: 3, Lockout: 30 * time.Second, MaxLockou
 // returns may share their backing database.
 func Run(t *testing.T, newStore func(t *testing.T) mfa.Store) {
 	prefix := randomHex(6)
-	for _, c := range cases {
+	for _, c := range append(cases, lifecycleCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			h := &harness{t: t, store: newStore(t), ctx: context.Background(), prefix: prefix + "-" + c.name}
 			c.run(h)

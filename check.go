@@ -1,0 +1,143 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Credential is a second factor the user submitted: a TOTP code from the
+// authenticator app or one of the recovery codes. Exactly one is set.
+type Credential struct {
+	Code         string
+	RecoveryCode string
+}
+
+// The Method of an Event: which kind of credential was checked.
+const (
+	MethodTOTP         = "totp"
+	MethodRecoveryCode = "recovery_code"
+)
+
+// credential is a Credential whose shape was checked before any Store call.
+type credential struct {
+	method   string
+	value    uint32 // the TOTP code
+	ok       bool   // the TOTP code has the configured digits and only digits
+	recovery string // the trimmed recovery code
+}
+
+// parseCredential checks the user ID and the credential's shape, so that
+// bad input is refused before anything changes.
+func (s *Service) parseCredential(userID string, c Credential, recoveryAllowed bool) (credential, error) {
+	if err := checkUserID(userID); err != nil {
+		return credential{}, err
+	}
+	switch {
+	case c.Code != "" && c.RecoveryCode != "":
+		return credential{}, &InputError{Field: "code", Problem: "give a code or a recovery code, not both"}
+	case c.RecoveryCode != "" && !recoveryAllowed:
+		return credential{}, &InputError{Field: "recovery_code", Problem: "is not accepted here; give a code"}
+	case c.RecoveryCode != "":
+		code, err := parseRecoveryCode(c.RecoveryCode)
+		return credential{method: MethodRecoveryCode, recovery: code}, err
+	}
+	value, ok, err := s.totp.parseCode(c.Code)
+	return credential{method: MethodTOTP, value: value, ok: ok}, err
+}
+
+// check is one code check in progress: an attempt was taken from the
+// failure budget and the proof found; the Store operation that accepts the
+// proof remains.
+type check struct {
+	op, userID string
+	method     string
+	st         State
+	now        time.Time
+	proof      Proof
+}
+
+// begin reserves an attempt and finds the proof: the matching time step of
+// a TOTP code, or the hash of a recovery code. A TOTP code that matches no
+// step is a failed check.
+func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, cred credential) (*check, error) {
+	ch := &check{op: op, userID: userID, method: cred.method, now: s.now()}
+	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.throttle})
+	var limited *RateLimitError
+	switch {
+	case errors.As(err, &limited):
+		e := ch.event(EventChallengeFailed)
+		e.Reason, e.RetryAfter = ReasonRateLimited, limited.RetryAfter
+		s.emit(ctx, e)
+		return nil, limited
+	case isOutcome(err):
+		return nil, err
+	case err != nil:
+		return nil, s.storeErr("ReserveAttempt", err)
+	}
+	ch.st = st
+	if cred.method == MethodRecoveryCode {
+		ch.proof.RecoveryCode = s.recovery.hash(userID, cred.recovery)
+		return ch, nil
+	}
+	step := int64(-1)
+	if cred.ok {
+		step = s.totp.match(st.Secret, cred.value, ch.now)
+	}
+	if step < 0 {
+		return nil, s.failed(ctx, ch, ReasonInvalidCode)
+	}
+	ch.proof.Step = step
+	return ch, nil
+}
+
+// finish turns the answer of the Store operation that accepts the proof
+// into the method's error.
+func (s *Service) finish(ctx context.Context, ch *check, storeOp string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrReplay):
+		return s.failed(ctx, ch, ReasonReplay)
+	case errors.Is(err, ErrInvalidCode):
+		return s.failed(ctx, ch, ReasonInvalidCode)
+	case errors.Is(err, ErrInvalidTicket):
+		s.failed(ctx, ch, ReasonInvalidTicket)
+		return ErrInvalidTicket
+	case isOutcome(err):
+		return err
+	}
+	return s.storeErr(storeOp, err)
+}
+
+// failed records a failed check. The attempt was counted when it was
+// reserved; if it was the one that started a lockout, that is audited too.
+func (s *Service) failed(ctx context.Context, ch *check, reason string) error {
+	e := ch.event(EventChallengeFailed)
+	e.Reason = reason
+	s.emit(ctx, e)
+	if ch.st.LockedUntil.After(ch.now) {
+		e := ch.event(EventLocked)
+		e.RetryAfter = ch.st.LockedUntil.Sub(ch.now)
+		s.emit(ctx, e)
+	}
+	if reason == ReasonReplay {
+		return ErrReplay
+	}
+	return ErrInvalidCode
+}
+
+func (ch *check) event(t EventType) Event {
+	return Event{Type: t, UserID: ch.userID, Operation: ch.op, Method: ch.method}
+}
+
+// isOutcome reports the errors a Store returns as answers rather than
+// failures.
+func isOutcome(err error) bool {
+	for _, target := range []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, ErrInvalidCode, ErrInvalidTicket} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
