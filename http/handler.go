@@ -82,14 +82,23 @@ type Config struct {
 	// means the host part of r.RemoteAddr; behind a proxy, supply a func that
 	// reads the header your proxy sets.
 	ClientIP func(r *http.Request) string
+	// CompleteLogin is called when POST /challenge succeeds, with the user
+	// who passed: it issues the session and writes the whole response, for
+	// example setting a cookie and answering
+	// 200 {"status": "ok", "access_token": "…"} (WriteJSON helps). It runs
+	// after the token and the code were used up. Nil means the handler
+	// does not serve /challenge.
+	CompleteLogin func(w http.ResponseWriter, r *http.Request, userID string)
 }
 
 // Handler serves the MFA endpoints. It is an http.Handler that routes the
-// paths "/", "/setup" and "/enable" (use it behind http.StripPrefix), and
-// each endpoint is also a method to route yourself.
+// paths "/", "/setup", "/enable", "/challenge", "/disable" and
+// "/recovery-codes" (use it behind http.StripPrefix), and each endpoint is
+// also a method to route yourself.
 type Handler struct {
 	svc      *mfa.Service
 	auth     Authenticator
+	login    func(w http.ResponseWriter, r *http.Request, userID string)
 	onError  func(r *http.Request, err error)
 	clientIP func(r *http.Request) string
 }
@@ -102,7 +111,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Authenticate == nil {
 		return nil, errors.New("mfahttp: config: Authenticate is required")
 	}
-	h := &Handler{svc: cfg.Service, auth: cfg.Authenticate, onError: cfg.OnError, clientIP: cfg.ClientIP}
+	h := &Handler{svc: cfg.Service, auth: cfg.Authenticate, login: cfg.CompleteLogin, onError: cfg.OnError, clientIP: cfg.ClientIP}
 	if h.onError == nil {
 		logger := cfg.Logger
 		if logger == nil {
@@ -119,9 +128,9 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Mount registers the endpoints on mux under prefix (such as
-// "/v1/auth/mfa"; empty for the root): GET prefix and prefix/, POST
-// prefix/setup and prefix/enable. Any other path under prefix/ gets a JSON
-// 404, and a wrong method a JSON 405.
+// "/v1/auth/mfa"; empty for the root): GET prefix and prefix/, and POST
+// prefix/setup, /enable, /challenge, /disable and /recovery-codes. Any
+// other path under prefix/ gets a JSON 404, and a wrong method a JSON 405.
 func (h *Handler) Mount(mux *http.ServeMux, prefix string) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	if prefix == "" {
@@ -144,7 +153,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handler = h.Setup
 	case "/enable":
 		handler = h.Enable
-	default:
+	case "/challenge":
+		if h.login != nil {
+			handler = h.Challenge
+		}
+	case "/disable":
+		handler = h.Disable
+	case "/recovery-codes":
+		handler = h.RegenerateRecoveryCodes
+	}
+	if handler == nil {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 		return
 	}
@@ -233,6 +251,95 @@ func (h *Handler) Enable(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
 }
 
+type challengeRequest struct {
+	MFAToken     *string `json:"mfa_token"`
+	Code         string  `json:"code"`
+	RecoveryCode string  `json:"recovery_code"`
+}
+
+// Challenge serves POST /challenge, which needs no session:
+// {"mfa_token": "…", "code": "123456"} or
+// {"mfa_token": "…", "recovery_code": "…"}. On success it calls
+// Config.CompleteLogin, which writes the response.
+func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request) {
+	if h.login == nil {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
+		return
+	}
+	var req challengeRequest
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	if req.MFAToken == nil {
+		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "mfa_token is required")
+		return
+	}
+	userID, err := h.svc.Challenge(h.requestContext(r), *req.MFAToken, mfa.Credential{Code: req.Code, RecoveryCode: req.RecoveryCode})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.login(w, r, userID)
+}
+
+type credentialRequest struct {
+	Code         string `json:"code"`
+	RecoveryCode string `json:"recovery_code"`
+}
+
+type disableResponse struct {
+	MFAEnabled bool `json:"mfa_enabled"`
+}
+
+// Disable serves POST /disable with {"code": "…"} or
+// {"recovery_code": "…"}: it turns MFA off and answers
+// {"mfa_enabled": false}.
+func (h *Handler) Disable(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req credentialRequest
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	if err := h.svc.Disable(ctx, userID, mfa.Credential{Code: req.Code, RecoveryCode: req.RecoveryCode}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, disableResponse{MFAEnabled: false})
+}
+
+// RegenerateRecoveryCodes serves POST /recovery-codes with
+// {"code": "123456"}: it replaces the recovery codes and answers
+// {"recovery_codes": [...]}, shown once.
+func (h *Handler) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req codeRequest
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	if req.Code == nil {
+		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "code is required")
+		return
+	}
+	codes, err := h.svc.RegenerateRecoveryCodes(ctx, userID, *req.Code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
+}
+
+// requestContext returns the request's context carrying its metadata for
+// audit events.
+func (h *Handler) requestContext(r *http.Request) context.Context {
+	return mfa.WithRequestInfo(r.Context(), mfa.RequestInfo{IP: h.clientIP(r), UserAgent: r.UserAgent()})
+}
+
 // begin authenticates the request and returns a context carrying its
 // metadata for audit events. On failure it has written the response.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (context.Context, string, bool) {
@@ -246,8 +353,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (context.Context
 		h.fail(w, r, err)
 		return nil, "", false
 	}
-	ctx := mfa.WithRequestInfo(r.Context(), mfa.RequestInfo{IP: h.clientIP(r), UserAgent: r.UserAgent()})
-	return ctx, userID, true
+	return h.requestContext(r), userID, true
 }
 
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) bool {
@@ -277,6 +383,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "MFA setup has not been started")
 	case errors.Is(err, mfa.ErrInvalidCode):
 		WriteError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid code")
+	case errors.Is(err, mfa.ErrInvalidTicket):
+		WriteError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid or expired mfa_token")
 	case errors.Is(err, mfa.ErrUserNotFound):
 		WriteError(w, http.StatusNotFound, CodeNotFound, "user not found")
 	case errors.Is(err, mfa.ErrAlreadyEnabled):

@@ -33,6 +33,7 @@ const prefix = "/v1/auth/mfa"
 // and bearer tokens "token-<user>" for every user but "gone".
 type env struct {
 	t      *testing.T
+	svc    *mfa.Service
 	mux    *http.ServeMux
 	store  mfa.Store
 	now    time.Time
@@ -56,8 +57,12 @@ func newEnv(t *testing.T, store mfa.Store) *env {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	e.svc = svc
 	h, err := mfahttp.New(mfahttp.Config{
 		Service: svc,
+		CompleteLogin: func(w http.ResponseWriter, r *http.Request, userID string) {
+			mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "access_token": "token-" + userID})
+		},
 		Authenticate: mfahttp.CookieOrBearer("identsphere_at", func(_ context.Context, token string) (string, error) {
 			if user, ok := strings.CutPrefix(token, "token-"); ok {
 				return user, nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -229,4 +231,50 @@ func hashes(n int) [][]byte {
 		out[i] = random(32)
 	}
 	return out
+}
+
+// A login ticket minted through one replica (its own pool and Service) is
+// completed through another on the same database, once; a time step used
+// on one is refused on the other.
+func TestTicketAcrossReplicas(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			prefix := testPrefix()
+			now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+			replica := func() *mfa.Service {
+				svc, err := mfa.New(mfa.Config{Issuer: "X", Store: newStore(t, b.open(t), prefix), Audit: nopSink{}, Now: func() time.Time { return now }})
+				require.NoError(t, err)
+				t.Cleanup(func() { svc.Close(ctx) })
+				return svc
+			}
+			a, c := replica(), replica()
+
+			enr, err := a.Setup(ctx, "u")
+			require.NoError(t, err)
+			_, err = c.Enable(ctx, "u", totpCode(t, enr.Secret, now))
+			require.NoError(t, err)
+			now = now.Add(30 * time.Second)
+
+			token, err := a.StartChallenge(ctx, "u")
+			require.NoError(t, err)
+			code := totpCode(t, enr.Secret, now)
+			user, err := c.Challenge(ctx, token, mfa.Credential{Code: code})
+			require.NoError(t, err)
+			assert.Equal(t, "u", user)
+			_, err = a.Challenge(ctx, token, mfa.Credential{Code: totpCode(t, enr.Secret, now.Add(30*time.Second))})
+			assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "used on the other replica")
+
+			token, err = c.StartChallenge(ctx, "u")
+			require.NoError(t, err)
+			_, err = a.Challenge(ctx, token, mfa.Credential{Code: code})
+			assert.ErrorIs(t, err, mfa.ErrReplay, "the step was used on the other replica")
+		})
+	}
+}
+
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	require.NoError(t, err)
+	return code
 }

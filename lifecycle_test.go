@@ -1,0 +1,226 @@
+package mfa_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+)
+
+func TestChallengeWithTOTP(t *testing.T) {
+	f := newFixture(t)
+	secret, _ := f.enabled(t, "alice")
+	token, err := f.svc.StartChallenge(f.ctx, "alice")
+	require.NoError(t, err)
+	assert.Len(t, token, 43, "256 bits, base64url")
+
+	code := f.code(t, secret, 0)
+	user, err := f.svc.Challenge(f.ctx, token, mfa.Credential{Code: code})
+	require.NoError(t, err)
+	assert.Equal(t, "alice", user)
+
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: f.code(t, secret, 30*time.Second)})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "a token works once")
+
+	token2, err := f.svc.StartChallenge(f.ctx, "alice")
+	require.NoError(t, err)
+	_, err = f.svc.Challenge(f.ctx, token2, mfa.Credential{Code: code})
+	assert.ErrorIs(t, err, mfa.ErrReplay, "a code works once")
+	_, err = f.svc.Challenge(f.ctx, token2, mfa.Credential{Code: f.code(t, secret, 30*time.Second)})
+	assert.NoError(t, err, "a refused code leaves the token usable")
+}
+
+func TestChallengeWithRecoveryCode(t *testing.T) {
+	f := newFixture(t)
+	_, codes := f.enabled(t, "bob")
+	token, err := f.svc.StartChallenge(f.ctx, "bob")
+	require.NoError(t, err)
+	user, err := f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[3]})
+	require.NoError(t, err)
+	assert.Equal(t, "bob", user)
+	token, err = f.svc.StartChallenge(f.ctx, "bob")
+	require.NoError(t, err)
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[3]})
+	assert.ErrorIs(t, err, mfa.ErrInvalidCode, "consumed")
+	st, err := f.svc.Status(f.ctx, "bob")
+	require.NoError(t, err)
+	assert.Equal(t, 9, st.RecoveryCodesRemaining)
+
+	var types []mfa.EventType
+	for _, e := range f.events(t) {
+		if e.Operation == "challenge" {
+			types = append(types, e.Type)
+		}
+	}
+	assert.Equal(t, []mfa.EventType{mfa.EventRecoveryCodeUsed, mfa.EventChallengeSucceeded, mfa.EventChallengeFailed}, types)
+}
+
+func TestChallengeBadInput(t *testing.T) {
+	f := newFixture(t)
+	secret, codes := f.enabled(t, "carol")
+	token, err := f.svc.StartChallenge(f.ctx, "carol")
+	require.NoError(t, err)
+	for name, c := range map[string]mfa.Credential{
+		"neither":    {},
+		"both":       {Code: f.code(t, secret, 0), RecoveryCode: codes[0]},
+		"short code": {Code: "123"},
+		"bad code":   {RecoveryCode: "not-a-code"},
+	} {
+		_, err := f.svc.Challenge(f.ctx, token, c)
+		assert.ErrorIs(t, err, mfa.ErrInvalidInput, name)
+	}
+	_, err = f.svc.Challenge(f.ctx, "", mfa.Credential{Code: "123456"})
+	assert.ErrorIs(t, err, mfa.ErrInvalidInput)
+	_, err = f.svc.Challenge(f.ctx, "no-such-token", mfa.Credential{Code: "123456"})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket)
+	_, err = f.svc.Challenge(f.ctx, strings.Repeat("x", 5000), mfa.Credential{Code: "123456"})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket)
+
+	st, err := f.store.Get(f.ctx, "carol")
+	require.NoError(t, err)
+	assert.Zero(t, st.Failures, "bad input is not a counted attempt")
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: f.code(t, secret, 0)})
+	assert.NoError(t, err, "the token is still whole")
+
+	_, err = f.svc.StartChallenge(f.ctx, "nobody")
+	assert.ErrorIs(t, err, mfa.ErrNotEnabled)
+}
+
+func TestChallengeTicketExpiresAndRunsOutOfAttempts(t *testing.T) {
+	f := newFixture(t, func(c *mfa.Config) {
+		c.TicketTTL = time.Minute
+		c.TicketAttempts = 3
+		c.Throttle.MaxFailures = 100
+	})
+	secret, _ := f.enabled(t, "dave")
+	token, err := f.svc.StartChallenge(f.ctx, "dave")
+	require.NoError(t, err)
+	f.clock.Advance(time.Minute)
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: f.code(t, secret, 0)})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "expired")
+
+	token, err = f.svc.StartChallenge(f.ctx, "dave")
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: "000000"})
+		assert.ErrorIs(t, err, mfa.ErrInvalidCode)
+	}
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: f.code(t, secret, 0)})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "the ticket's own budget is spent")
+
+	f.clock.Advance(time.Hour)
+	n, err := f.svc.DeleteExpiredTickets(f.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+// Two Services on one store stand for two replicas: a ticket minted on
+// one is completed on the other, once.
+func TestChallengeAcrossReplicas(t *testing.T) {
+	f := newFixture(t)
+	other, err := mfa.New(mfa.Config{Issuer: "Example", Store: f.store, Now: f.clock.Now, Audit: &recorder{}})
+	require.NoError(t, err)
+	defer other.Close(f.ctx)
+	secret, _ := f.enabled(t, "erin")
+	token, err := f.svc.StartChallenge(f.ctx, "erin")
+	require.NoError(t, err)
+
+	code := f.code(t, secret, 0)
+	var wg sync.WaitGroup
+	results := make([]error, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc := []*mfa.Service{f.svc, other}[i%2]
+			_, results[i] = svc.Challenge(f.ctx, token, mfa.Credential{Code: code})
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		if err == nil {
+			wins++
+		}
+	}
+	assert.Equal(t, 1, wins)
+}
+
+func TestDisable(t *testing.T) {
+	f := newFixture(t)
+	secret, codes := f.enabled(t, "frank")
+	token, err := f.svc.StartChallenge(f.ctx, "frank")
+	require.NoError(t, err)
+
+	assert.ErrorIs(t, f.svc.Disable(f.ctx, "frank", mfa.Credential{Code: "000000"}), mfa.ErrInvalidCode)
+	assert.ErrorIs(t, f.svc.Disable(f.ctx, "frank", mfa.Credential{}), mfa.ErrInvalidInput)
+	require.NoError(t, f.svc.Disable(f.ctx, "frank", mfa.Credential{Code: f.code(t, secret, 0)}))
+	st, err := f.svc.Status(f.ctx, "frank")
+	require.NoError(t, err)
+	assert.Equal(t, mfa.Status{}, st)
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[0]})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "open challenges die with MFA")
+	assert.ErrorIs(t, f.svc.Disable(f.ctx, "frank", mfa.Credential{Code: f.code(t, secret, 30*time.Second)}), mfa.ErrNotEnabled)
+
+	// With a recovery code.
+	_, codes = f.enabled(t, "grace")
+	require.NoError(t, f.svc.Disable(f.ctx, "grace", mfa.Credential{RecoveryCode: codes[9]}))
+	st, err = f.svc.Status(f.ctx, "grace")
+	require.NoError(t, err)
+	assert.False(t, st.Enabled)
+}
+
+func TestRegenerateRecoveryCodes(t *testing.T) {
+	f := newFixture(t)
+	secret, old := f.enabled(t, "heidi")
+	_, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", old[0])
+	assert.ErrorIs(t, err, mfa.ErrInvalidInput, "a recovery code does not regenerate")
+
+	fresh, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", f.code(t, secret, 0))
+	require.NoError(t, err)
+	require.Len(t, fresh, 10)
+	assert.NotEqual(t, old, fresh)
+	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "heidi", old[1]), mfa.ErrInvalidCode)
+	require.NoError(t, f.svc.RedeemRecoveryCode(f.ctx, "heidi", fresh[1]))
+
+	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", f.code(t, secret, 0))
+	assert.ErrorIs(t, err, mfa.ErrReplay, "the code's step is used")
+	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "nobody", "123456")
+	assert.ErrorIs(t, err, mfa.ErrNotEnabled)
+
+	types := map[mfa.EventType]int{}
+	for _, e := range f.events(t) {
+		types[e.Type]++
+	}
+	assert.Equal(t, 1, types[mfa.EventRecoveryCodesRegenerated])
+}
+
+// Nothing the user typed, and no secret, appears in an error message.
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	f := newFixture(t)
+	secret, codes := f.enabled(t, "ivan")
+	token, err := f.svc.StartChallenge(f.ctx, "ivan")
+	require.NoError(t, err)
+	inputs := []string{secret, codes[0], token, f.code(t, secret, 0)}
+	var errs []error
+	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: codes[0][:8]})
+	errs = append(errs, err)
+	_, err = f.svc.Challenge(f.ctx, token+"x", mfa.Credential{RecoveryCode: codes[0] + "!"})
+	errs = append(errs, err)
+	errs = append(errs, f.svc.Disable(f.ctx, "ivan", mfa.Credential{Code: f.code(t, secret, 0), RecoveryCode: codes[0]}))
+	errs = append(errs, f.svc.RedeemRecoveryCode(f.ctx, "ivan", codes[0][:9]))
+	for _, err := range errs {
+		require.Error(t, err)
+		for _, in := range inputs {
+			assert.NotContains(t, err.Error(), in)
+		}
+		assert.NotContains(t, fmt.Sprint(err), codes[0][:8])
+	}
+}
+
