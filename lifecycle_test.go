@@ -223,4 +223,3 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(err), codes[0][:8])
 	}
 }
-
