@@ -52,17 +52,25 @@ type Authenticator func(r *http.Request) (userID string, err error)
 // expired token.
 func CookieOrBearer(cookieName string, resolve func(ctx context.Context, token string) (userID string, err error)) Authenticator {
 	return func(r *http.Request) (string, error) {
-		token := ""
-		if c, err := r.Cookie(cookieName); err == nil {
-			token = c.Value
-		} else if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-			token = strings.TrimSpace(auth[7:])
-		}
+		token := SessionToken(r, cookieName)
 		if token == "" {
 			return "", ErrUnauthenticated
 		}
 		return resolve(r.Context(), token)
 	}
+}
+
+// SessionToken returns the token of the cookie named cookieName or, when
+// there is no such cookie, of an "Authorization: Bearer <token>" header;
+// "" when the request carries neither.
+func SessionToken(r *http.Request, cookieName string) string {
+	if c, err := r.Cookie(cookieName); err == nil {
+		return c.Value
+	}
+	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
 }
 
 // Config configures a Handler.

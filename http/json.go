@@ -1,6 +1,7 @@
 package mfahttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -80,12 +81,14 @@ func isUnknownField(err error) bool {
 // WriteJSON writes v as a JSON response with the given status. Responses
 // that carry secrets or codes are marked not to be cached.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // otpauth URLs keep their '&'
+	if err := enc.Encode(v); err != nil {
 		WriteError(w, http.StatusInternalServerError, CodeInternalError, "internal error")
 		return
 	}
-	writeBody(w, status, append(body, '\n'))
+	writeBody(w, status, buf.Bytes())
 }
 
 // WriteError writes the error envelope
