@@ -1,0 +1,228 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The end-to-end tests build the real binary and run it as a user would.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func serverBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mfa-demo-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "server")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binary
+}
+
+// server is a running instance of the demo.
+type server struct {
+	URL  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs the binary in dir (its working folder: mfa-demo.db and
+// the key file go there) on a free loopback port and waits until it
+// listens. It is stopped with SIGTERM at the end of the test.
+func startServer(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(serverBinary(t), append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = s.logs
+	require.NoError(t, cmd.Start())
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, rest, ok := strings.Cut(sc.Text(), "listening on "); ok {
+				urls <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case s.URL = <-urls:
+	case err := <-s.done:
+		t.Fatalf("server exited before listening: %v\n%s", err, s.logs.String())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("server did not start\n%s", s.logs.String())
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (s *server) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		assert.NoError(t, err, "graceful shutdown exits 0\n%s", s.logs.String())
+		assert.Contains(t, s.logs.String(), "msg=stopped")
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		t.Errorf("server did not stop on SIGTERM")
+	}
+}
+
+// client is a user agent with its own cookie jar.
+type client struct {
+	t      *testing.T
+	base   string
+	http   *http.Client
+	bearer string
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (c *client) do(method, path string, body any) reply {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	require.NoError(c.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	res, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(c.t, err)
+	r := reply{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		require.NoError(c.t, json.Unmarshal(raw, &r.body), string(raw))
+	}
+	return r
+}
+
+func (c *client) post(path string, body any) reply { return c.do(http.MethodPost, path, body) }
+
+// want checks a reply's status and, for errors, the envelope's code.
+func want(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	require.Equal(t, status, r.status, r.raw)
+	if code == "" {
+		return
+	}
+	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
+	e, ok := r.body["error"].(map[string]any)
+	require.True(t, ok, r.raw)
+	assert.Equal(t, code, e["code"], r.raw)
+	assert.NotEmpty(t, e["message"])
+}
+
+func code(t *testing.T, secret string, offset time.Duration) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, time.Now().Add(offset), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	require.NoError(t, err)
+	return c
+}
+
+func uniqueEmail(name string) string {
+	return fmt.Sprintf("%s-%d@example.com", name, time.Now().UnixNano())
+}
+
+const password = "correct horse battery"
+
+// signupAndLogin creates a user and signs in; the client then holds the
+// session cookie.
+func (c *client) signupAndLogin(email string) {
+	c.t.Helper()
+	want(c.t, c.post("/v1/auth/signup", map[string]string{"email": email, "password": password}), 201, "")
+	r := c.post("/v1/auth/login", map[string]string{"email": email, "password": password})
+	want(c.t, r, 200, "")
+	require.Equal(c.t, "ok", r.body["status"])
+}
+
+// enrol runs setup and enable and returns the secret and recovery codes.
+func (c *client) enrol() (string, []string) {
+	c.t.Helper()
+	r := c.post("/v1/auth/mfa/setup", map[string]any{})
+	want(c.t, r, 200, "")
+	secret := r.body["secret"].(string)
+	r = c.post("/v1/auth/mfa/enable", map[string]string{"code": code(c.t, secret, 0)})
+	want(c.t, r, 200, "")
+	var codes []string
+	for _, v := range r.body["recovery_codes"].([]any) {
+		codes = append(codes, v.(string))
+	}
+	return secret, codes
+}
