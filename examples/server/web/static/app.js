@@ -145,6 +145,7 @@ document.addEventListener("DOMContentLoaded", () => {
     guarded(async () => {
       const res = await api("POST", "/v1/auth/mfa/enable", { code: $("enable-code").value.trim() });
       $("enable-code").value = "";
+      $("status-text").textContent = "Two-factor authentication is on.";
       say("Two-factor authentication is on.", true);
       showCodes(res.recovery_codes);
     });
