@@ -130,6 +130,23 @@ func TestFaults(t *testing.T) {
 				require.NoError(t, store.Enable(ctx, "dup", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: hashes(10)}))
 			})
 
+			t.Run("FailedReplaceKeepsOldBatch", func(t *testing.T) {
+				secret := random(20)
+				require.NoError(t, store.SetPending(ctx, "batch", secret))
+				old := hashes(10)
+				require.NoError(t, store.Enable(ctx, "batch", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: old}))
+				h := random(32)
+				// The DELETE of the old batch runs, then the INSERT fails on
+				// its duplicate row: the transaction must undo both.
+				err := store.ReplaceRecoveryCodes(ctx, "batch", 6, append(hashes(8), h, h))
+				require.Error(t, err)
+				st, err := store.Get(ctx, "batch")
+				require.NoError(t, err)
+				assert.Equal(t, 10, st.RecoveryCodes)
+				assert.EqualValues(t, 5, st.LastStep, "the step is not used by a failed operation")
+				assert.NoError(t, store.ConsumeRecoveryCode(ctx, "batch", old[0]), "the previous batch is intact")
+			})
+
 			t.Run("CancelledContext", func(t *testing.T) {
 				cctx, cancel := context.WithCancel(ctx)
 				cancel()
