@@ -89,12 +89,14 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (us
 	if err != nil {
 		return "", err
 	}
-	if err := s.finish(ctx, ch, "CompleteChallenge", s.store.CompleteChallenge(ctx, hash, userID, ch.proof, now)); err != nil {
+	err = ch.try(func(p Proof) error { return s.store.CompleteChallenge(ctx, hash, userID, p, now) })
+	if err := s.finish(ctx, ch, "CompleteChallenge", err); err != nil {
 		if errors.Is(err, ErrNotEnabled) {
 			return "", ErrInvalidTicket
 		}
 		return "", err
 	}
+	s.resealIfStale(ctx, ch)
 	if ch.method == MethodRecoveryCode {
 		s.emit(ctx, ch.event(EventRecoveryCodeUsed))
 	}

@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -55,6 +56,13 @@ type check struct {
 	st         State
 	now        time.Time
 	proof      Proof
+	// alternatives are the recovery code's hashes under the older keys of
+	// the ring, tried in order when the primary's is refused.
+	alternatives [][]byte
+	// secret is the opened TOTP secret; stale means it is stored under an
+	// old key (or in plaintext) and is re-sealed after a success.
+	secret []byte
+	stale  bool
 }
 
 // begin reserves an attempt and finds the proof: the matching time step of
@@ -77,18 +85,52 @@ func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, cr
 	}
 	ch.st = st
 	if cred.method == MethodRecoveryCode {
-		ch.proof.RecoveryCode = s.recovery.hash(userID, cred.recovery)
+		hashes := s.recovery.candidates(userID, cred.recovery)
+		ch.proof.RecoveryCode, ch.alternatives = hashes[0], hashes[1:]
 		return ch, nil
+	}
+	ch.secret, ch.stale, err = s.plainSecret(userID, st.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("mfa: opening the stored secret: %w", err)
 	}
 	step := int64(-1)
 	if cred.ok {
-		step = s.totp.match(st.Secret, cred.value, ch.now)
+		step = s.totp.match(ch.secret, cred.value, ch.now)
 	}
 	if step < 0 {
 		return nil, s.failed(ctx, ch, ReasonInvalidCode)
 	}
 	ch.proof.Step = step
 	return ch, nil
+}
+
+// try runs accept with the check's proof and, while a recovery code is
+// refused, with its hashes under the older keys of the ring.
+func (ch *check) try(accept func(Proof) error) error {
+	err := accept(ch.proof)
+	for _, h := range ch.alternatives {
+		if !errors.Is(err, ErrInvalidCode) {
+			break
+		}
+		err = accept(Proof{RecoveryCode: h})
+	}
+	return err
+}
+
+// resealIfStale re-seals a secret that was opened under an old key (or
+// stored in plaintext) under the primary key, unless a concurrent Setup
+// replaced it. A failure only leaves the old form, which still works.
+func (s *Service) resealIfStale(ctx context.Context, ch *check) {
+	if !ch.stale {
+		return
+	}
+	sealed, err := s.storedSecret(ch.userID, ch.secret)
+	if err == nil {
+		_, err = s.store.ReplaceSecret(ctx, ch.userID, ch.st.Secret, sealed)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "mfa: re-sealing a secret under the primary key failed", "user_id", ch.userID, "err", err)
+	}
 }
 
 // finish turns the answer of the Store operation that accepts the proof

@@ -88,3 +88,6 @@ func TestHostLoginWithFixedClock(t *testing.T) {
 	_, err = app.login(ctx, "kim", "wrong", "")
 	assert.ErrorIs(t, err, errBadLogin)
 }
+
+// slogTo returns a text logger writing to w.
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -107,11 +107,14 @@ type Config struct {
 	// documented defaults (5 failures, 30 s doubling to 15 min).
 	Throttle Throttle
 
-	// RecoveryKey, when set, makes recovery-code hashes HMAC-SHA-256 under
-	// this key instead of SHA-256, so that a dump of the database alone
-	// cannot be searched for codes. At least 32 bytes; changing it
-	// invalidates stored codes. Nil means SHA-256.
-	RecoveryKey []byte
+	// Keys seals TOTP secrets at rest with AES-256-GCM and keys the
+	// recovery-code hashes (HMAC-SHA-256), so that a dump of the database
+	// alone reveals no secret and cannot be searched for codes. Keys rotate
+	// online (see KeyRing). Nil means secrets are stored in plaintext and
+	// codes hashed with plain SHA-256; New logs a warning once. Recovery
+	// codes issued without a key ring stop working when one is added
+	// (users regenerate them); secrets keep working and are sealed on use.
+	Keys *KeyRing
 
 	// TicketTTL is how long a login challenge token from StartChallenge
 	// stays valid. Zero means 5 minutes.
@@ -151,6 +154,8 @@ type Service struct {
 	totp     totpParams
 	throttle Throttle
 	recovery recoveryHasher
+	keys     *KeyRing
+	logger   *slog.Logger
 	account  func(ctx context.Context, userID string) (string, error)
 	now      func() time.Time
 	rand     io.Reader
@@ -178,8 +183,6 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("mfa: config: Period must be a positive whole number of seconds, not %s", cfg.Period)
 	case cfg.Throttle.Lockout < 0 || cfg.Throttle.MaxLockout < 0:
 		return nil, errors.New("mfa: config: Throttle durations may not be negative")
-	case cfg.RecoveryKey != nil && len(cfg.RecoveryKey) < 32:
-		return nil, errors.New("mfa: config: RecoveryKey must be at least 32 bytes")
 	case cfg.AuditQueueSize < 0:
 		return nil, errors.New("mfa: config: AuditQueueSize may not be negative")
 	}
@@ -205,7 +208,8 @@ func New(cfg Config) (*Service, error) {
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
-	s.recovery = newRecoveryHasher(cfg.RecoveryKey)
+	s.keys = cfg.Keys
+	s.recovery = newRecoveryHasher(cfg.Keys)
 	if err := s.ticketDefaults(cfg); err != nil {
 		return nil, err
 	}
@@ -218,6 +222,10 @@ func New(cfg Config) (*Service, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	s.logger = logger
+	if s.keys == nil {
+		logger.Warn("mfa: no key ring configured: TOTP secrets are stored in plaintext and recovery codes hashed without a key; set Config.Keys in production")
 	}
 	sink := cfg.Audit
 	if sink == nil {
@@ -292,7 +300,11 @@ func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetPending(ctx, userID, secret); err != nil {
+	stored, err := s.storedSecret(userID, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetPending(ctx, userID, stored); err != nil {
 		return nil, s.storeErr("SetPending", err)
 	}
 	s.emit(ctx, Event{Type: EventSetupStarted, UserID: userID, Operation: "setup"})
@@ -329,6 +341,7 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 	if err := s.finish(ctx, ch, "Enable", err); err != nil {
 		return nil, err
 	}
+	s.resealIfStale(ctx, ch)
 	s.emit(ctx, ch.event(EventEnabled))
 	return codes, nil
 }
@@ -352,6 +365,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 	if err := s.finish(ctx, ch, "AdvanceStep", s.store.AdvanceStep(ctx, userID, ch.proof.Step)); err != nil {
 		return err
 	}
+	s.resealIfStale(ctx, ch)
 	s.emit(ctx, ch.event(EventChallengeSucceeded))
 	return nil
 }
@@ -370,7 +384,8 @@ func (s *Service) RedeemRecoveryCode(ctx context.Context, userID, code string) e
 	if err != nil {
 		return err
 	}
-	if err := s.finish(ctx, ch, "ConsumeRecoveryCode", s.store.ConsumeRecoveryCode(ctx, userID, ch.proof.RecoveryCode)); err != nil {
+	err = ch.try(func(p Proof) error { return s.store.ConsumeRecoveryCode(ctx, userID, p.RecoveryCode) })
+	if err := s.finish(ctx, ch, "ConsumeRecoveryCode", err); err != nil {
 		return err
 	}
 	s.emit(ctx, ch.event(EventRecoveryCodeUsed))
@@ -395,7 +410,8 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 	if err != nil {
 		return err
 	}
-	if err := s.finish(ctx, ch, "Disable", s.store.Disable(ctx, userID, ch.proof)); err != nil {
+	err = ch.try(func(p Proof) error { return s.store.Disable(ctx, userID, p) })
+	if err := s.finish(ctx, ch, "Disable", err); err != nil {
 		return err
 	}
 	if ch.method == MethodRecoveryCode {
@@ -431,6 +447,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code stri
 	if err := s.finish(ctx, ch, "ReplaceRecoveryCodes", err); err != nil {
 		return nil, err
 	}
+	s.resealIfStale(ctx, ch)
 	s.emit(ctx, ch.event(EventRecoveryCodesRegenerated))
 	return codes, nil
 }

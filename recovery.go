@@ -1,7 +1,6 @@
 package mfa
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -67,53 +66,74 @@ func parseRecoveryCode(code string) (string, error) {
 	return code, nil
 }
 
-// recoveryHasher hashes recovery codes for storage: SHA-256, or HMAC-SHA-256
-// under a host key, over a domain label, the user ID and the code. Binding
-// the user ID means one table dump cannot be attacked for every user at once,
-// and a hash copied to another user's rows matches nothing.
+// recoveryHasher hashes recovery codes for storage: SHA-256 without a key
+// ring, HMAC-SHA-256 under each ring key's derived recovery key with one,
+// over a domain label, the user ID and the code. Binding the user ID means
+// one table dump cannot be attacked for every user at once, and a hash
+// copied to another user's rows matches nothing.
 type recoveryHasher struct {
-	macs *sync.Pool // of keyed HMAC states; nil: plain SHA-256
+	macs []*sync.Pool // keyed HMAC states in ring order; nil: plain SHA-256
 }
 
-func newRecoveryHasher(key []byte) recoveryHasher {
-	if key == nil {
+func newRecoveryHasher(ring *KeyRing) recoveryHasher {
+	if ring == nil {
 		return recoveryHasher{}
 	}
-	key = bytes.Clone(key)
-	return recoveryHasher{macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	var h recoveryHasher
+	for _, k := range ring.keys {
+		key := k.recovery
+		h.macs = append(h.macs, &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }})
+	}
+	return h
 }
 
 const recoveryHashLabel = "identsphere/mfa recovery code v1\x00"
 
-// hash returns the stored form of code for userID.
+// hash returns the stored form of code for userID under the primary key.
 func (h recoveryHasher) hash(userID, code string) []byte {
-	return h.appendHash(make([]byte, 0, sha256.Size), userID, code)
+	return h.appendHash(make([]byte, 0, sha256.Size), 0, userID, code)
 }
 
-// hashAll hashes a batch; the hashes share one allocation.
+// candidates returns the hash of code under every key of the ring, the
+// primary first: a batch issued before a rotation was hashed under an
+// older key and stays valid until it is regenerated.
+func (h recoveryHasher) candidates(userID, code string) [][]byte {
+	if len(h.macs) <= 1 {
+		return [][]byte{h.hash(userID, code)}
+	}
+	out := make([][]byte, len(h.macs))
+	for i := range h.macs {
+		out[i] = h.appendHash(make([]byte, 0, sha256.Size), i, userID, code)
+	}
+	return out
+}
+
+// hashAll hashes a batch under the primary key; the hashes share one
+// allocation.
 func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
 	sums := make([]byte, 0, len(codes)*sha256.Size)
 	out := make([][]byte, len(codes))
 	for i, code := range codes {
-		sums = h.appendHash(sums, userID, code)
+		sums = h.appendHash(sums, 0, userID, code)
 		out[i] = sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
 	}
 	return out
 }
 
-// appendHash appends the hash of (label, len(userID), userID, code) to dst.
-func (h recoveryHasher) appendHash(dst []byte, userID, code string) []byte {
+// appendHash appends the hash of (label, len(userID), userID, code) under
+// ring key k to dst.
+func (h recoveryHasher) appendHash(dst []byte, k int, userID, code string) []byte {
 	if h.macs != nil {
-		return h.appendHMAC(dst, userID, code)
+		return h.appendHMAC(dst, k, userID, code)
 	}
 	var buf [recoveryMessageMax]byte
 	sum := sha256.Sum256(recoveryMessage(buf[:0], userID, code))
 	return append(dst, sum[:]...)
 }
 
-func (h recoveryHasher) appendHMAC(dst []byte, userID, code string) []byte {
-	mac := h.macs.Get().(hash.Hash)
-	defer h.macs.Put(mac)
+func (h recoveryHasher) appendHMAC(dst []byte, k int, userID, code string) []byte {
+	mac := h.macs[k].Get().(hash.Hash)
+	defer h.macs[k].Put(mac)
 	mac.Reset()
 	var buf [recoveryMessageMax]byte
 	mac.Write(recoveryMessage(buf[:0], userID, code))

@@ -61,7 +61,9 @@ func TestParseRecoveryCode(t *testing.T) {
 
 func TestRecoveryHash(t *testing.T) {
 	plain := newRecoveryHasher(nil)
-	keyed := newRecoveryHasher(bytes.Repeat([]byte{7}, 32))
+	ring, err := NewKeyRing(Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)})
+	require.NoError(t, err)
+	keyed := newRecoveryHasher(ring)
 	h := plain.hash("user-1", "Yj7nKp2qA8")
 	assert.Len(t, h, sha256.Size)
 	assert.Equal(t, h, plain.hash("user-1", "Yj7nKp2qA8"), "deterministic")

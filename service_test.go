@@ -119,7 +119,6 @@ func TestNewValidatesConfig(t *testing.T) {
 		"fractional step": {Issuer: "A", Store: store, Period: 1500 * time.Millisecond},
 		"negative period": {Issuer: "A", Store: store, Period: -time.Second},
 		"negative lock":   {Issuer: "A", Store: store, Throttle: mfa.Throttle{Lockout: -1}},
-		"short key":       {Issuer: "A", Store: store, RecoveryKey: make([]byte, 16)},
 		"negative queue":  {Issuer: "A", Store: store, AuditQueueSize: -1},
 	} {
 		_, err := mfa.New(cfg)
@@ -361,7 +360,9 @@ func TestThrottleConfigurable(t *testing.T) {
 }
 
 func TestRecoveryCodes(t *testing.T) {
-	f := newFixture(t, func(c *mfa.Config) { c.RecoveryKey = bytes.Repeat([]byte("k"), 32) })
+	ring, err := mfa.NewKeyRing(mfa.Key{ID: "k1", Secret: bytes.Repeat([]byte("k"), 32)})
+	require.NoError(t, err)
+	f := newFixture(t, func(c *mfa.Config) { c.Keys = ring })
 	_, codes := f.enabled(t, "frank")
 	_, others := f.enabled(t, "grace")
 

@@ -120,6 +120,17 @@ type Store interface {
 	// now and returns how many it deleted.
 	DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error)
 
+	// ReplaceSecret swaps the user's stored secret (pending or active) for
+	// new if it is still old, and reports whether it did; nothing else
+	// changes. Key rotation uses it to re-seal a secret under a new key
+	// without overwriting a concurrent Setup.
+	ReplaceSecret(ctx context.Context, userID string, old, new []byte) (bool, error)
+
+	// ListSecrets returns up to limit users with a stored secret whose ID
+	// sorts after afterUserID ("" for the first page), in ascending order as
+	// the store compares IDs, for walking all rows in batches.
+	ListSecrets(ctx context.Context, afterUserID string, limit int) ([]UserSecret, error)
+
 	// Delete removes all of the user's state: secret, time step, failure
 	// count, recovery codes and tickets. Deleting a user without state is not
 	// an error.
@@ -133,6 +144,12 @@ type Proof struct {
 	Step int64
 	// RecoveryCode is the hash of a recovery code; nil when Step is set.
 	RecoveryCode []byte
+}
+
+// UserSecret is one row of ListSecrets.
+type UserSecret struct {
+	UserID string
+	Secret []byte
 }
 
 // Ticket is a login challenge: proof that the user passed the host's first

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -274,6 +275,43 @@ func (s *Store) liveTicket(hash []byte, now time.Time) *ticket {
 		return nil
 	}
 	return t
+}
+
+// ReplaceSecret implements mfa.Store.
+func (s *Store) ReplaceSecret(ctx context.Context, userID string, old, new []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[userID]
+	if u == nil || !bytes.Equal(u.state.Secret, old) {
+		return false, nil
+	}
+	u.state.Secret = bytes.Clone(new)
+	return true, nil
+}
+
+// ListSecrets implements mfa.Store. It sorts every user ID on each call:
+// fine for the sizes an in-memory store holds.
+func (s *Store) ListSecrets(ctx context.Context, afterUserID string, limit int) ([]mfa.UserSecret, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.users))
+	for id := range s.users {
+		if id > afterUserID {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var out []mfa.UserSecret
+	for _, id := range ids[:min(limit, len(ids))] {
+		out = append(out, mfa.UserSecret{UserID: id, Secret: bytes.Clone(s.users[id].state.Secret)})
+	}
+	return out, nil
 }
 
 // Delete implements mfa.Store.

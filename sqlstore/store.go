@@ -51,6 +51,7 @@ type queries struct {
 	consume, consumeMark, resetThrottle, deleteUser                 string
 	createTicket, reserveTicket, ticketUser, dropExpiredTicket      string
 	completeTicket, deleteExpired, deleteUserTickets, disableByStep string
+	replaceSecret, listSecrets                                      string
 	insertCodes                                                     string // for RecoveryCodeCount codes
 }
 
@@ -112,6 +113,8 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 		deleteExpired:     s.sql(`DELETE FROM mfa_tickets WHERE expires_at <= ?`),
 		deleteUserTickets: s.sql(`DELETE FROM mfa_tickets WHERE user_id = ?`),
 		disableByStep:     s.sql(`DELETE FROM mfa_users WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
+		replaceSecret:     s.sql(`UPDATE mfa_users SET secret = ? WHERE user_id = ? AND secret = ?`),
+		listSecrets:       s.sql(`SELECT user_id, secret FROM mfa_users WHERE user_id > ? ORDER BY user_id LIMIT ?`),
 		insertCodes:       s.insertCodesSQL(mfa.RecoveryCodeCount),
 	}
 	if d.consume != "" {
@@ -445,6 +448,48 @@ func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, e
 		return 0, s.wrap("delete expired tickets", err)
 	}
 	return int(n), nil
+}
+
+// ReplaceSecret implements mfa.Store with one conditional UPDATE.
+func (s *Store) ReplaceSecret(ctx context.Context, userID string, old, new []byte) (bool, error) {
+	var n int64
+	err := s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.replaceSecret, new, userID, old)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, s.wrap("replace secret", err)
+	}
+	return n == 1, nil
+}
+
+// ListSecrets implements mfa.Store with one SELECT on the primary key.
+func (s *Store) ListSecrets(ctx context.Context, afterUserID string, limit int) ([]mfa.UserSecret, error) {
+	var out []mfa.UserSecret
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, s.q.listSecrets, afterUserID, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u mfa.UserSecret
+			if err := rows.Scan(&u.UserID, &u.Secret); err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.wrap("list secrets", err)
+	}
+	return out, nil
 }
 
 // Delete implements mfa.Store: three DELETEs in one transaction.

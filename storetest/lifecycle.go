@@ -156,6 +156,57 @@ var lifecycleCases = []testCase{
 		assert.ErrorIs(h.t, err, mfa.ErrInvalidTicket)
 	}},
 
+	{"ReplaceSecret", func(h *harness) {
+		u, secret := h.enabled()
+		sealed := randomBytes(70)
+		ok, err := h.store.ReplaceSecret(h.ctx, u, randomBytes(20), sealed)
+		require.NoError(h.t, err)
+		assert.False(h.t, ok, "not the stored secret: nothing changes")
+		assert.Equal(h.t, secret, h.get(u).Secret)
+		ok, err = h.store.ReplaceSecret(h.ctx, u, secret, sealed)
+		require.NoError(h.t, err)
+		assert.True(h.t, ok)
+		st := h.get(u)
+		assert.Equal(h.t, sealed, st.Secret)
+		assert.True(h.t, st.Enabled)
+		assert.EqualValues(h.t, 100, st.LastStep, "only the secret changes")
+		ok, err = h.store.ReplaceSecret(h.ctx, h.user(), secret, sealed)
+		require.NoError(h.t, err)
+		assert.False(h.t, ok, "unknown user")
+	}},
+	{"ListSecretsPages", func(h *harness) {
+		// The store may hold other cases' users: page through all and
+		// find ours, each once, in ascending order.
+		want := map[string][]byte{}
+		for i := 0; i < 7; i++ {
+			u := h.user()
+			secret := randomBytes(20)
+			require.NoError(h.t, h.store.SetPending(h.ctx, u, secret))
+			want[u] = secret
+		}
+		seen := map[string]int{}
+		after := ""
+		for pages := 0; ; pages++ {
+			require.Less(h.t, pages, 10000, "paging must end")
+			rows, err := h.store.ListSecrets(h.ctx, after, 3)
+			require.NoError(h.t, err)
+			require.LessOrEqual(h.t, len(rows), 3)
+			for _, r := range rows {
+				seen[r.UserID]++
+				if secret, ok := want[r.UserID]; ok {
+					assert.Equal(h.t, secret, r.Secret)
+				}
+			}
+			if len(rows) < 3 {
+				break
+			}
+			after = rows[len(rows)-1].UserID
+		}
+		for u := range want {
+			assert.Equal(h.t, 1, seen[u], "user %s listed once", u)
+		}
+	}},
+
 	{"RaceCompleteOneTicket", func(h *harness) {
 		u, _ := h.enabled()
 		ticket := h.ticket(u)

@@ -42,7 +42,7 @@ type app struct {
 	dummyHash []byte
 }
 
-func openApp(ctx context.Context, cfg config, key []byte, logger *slog.Logger) (*app, error) {
+func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Logger) (*app, error) {
 	db, store, err := openDatabase(ctx, cfg.driver, cfg.dsn)
 	if err != nil {
 		return nil, err
@@ -50,11 +50,11 @@ func openApp(ctx context.Context, cfg config, key []byte, logger *slog.Logger) (
 	a := &app{db: db, logger: logger, issuer: cfg.issuer}
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
 	a.mfa, err = mfa.New(mfa.Config{
-		Issuer:      cfg.issuer,
-		Store:       store,
-		RecoveryKey: key,
-		Account:     a.email, // the label in authenticator apps; 404 for deleted users
-		Logger:      logger,
+		Issuer:  cfg.issuer,
+		Store:   store,
+		Keys:    keys,    // secrets sealed at rest, recovery codes keyed
+		Account: a.email, // the label in authenticator apps; 404 for deleted users
+		Logger:  logger,
 	})
 	if err != nil {
 		db.Close()

@@ -8,9 +8,10 @@
 //	go run ./examples/server -driver postgres -dsn postgres://…
 //
 // Flags: -addr HOST:PORT, -driver sqlite|postgres|mysql|memory, -dsn DSN,
-// -issuer NAME, -key-file PATH. The recovery-code hashing key comes from the
-// environment variable MFA_DEMO_KEY (base64 of at least 32 bytes) or from
-// -key-file, which is created with a random key on first run.
+// -issuer NAME, -key-file PATH. The key ring that seals TOTP secrets and
+// keys recovery-code hashes comes from the environment variable
+// MFA_DEMO_KEYS ("id:base64,…", primary first) or from -key-file, which is
+// created with a random key on first run.
 package main
 
 import (
@@ -33,7 +34,7 @@ func main() {
 	flag.StringVar(&cfg.driver, "driver", "sqlite", "database: sqlite, postgres, mysql or memory")
 	flag.StringVar(&cfg.dsn, "dsn", "", "SQLite file path (default mfa-demo.db), PostgreSQL URL or MySQL DSN")
 	flag.StringVar(&cfg.issuer, "issuer", "MFA Demo", "issuer name shown in authenticator apps")
-	flag.StringVar(&cfg.keyFile, "key-file", "mfa-demo.key", "file holding the recovery-code hashing key, created on first run")
+	flag.StringVar(&cfg.keyFile, "key-file", "mfa-demo.key", "file holding the key ring (id:base64), created on first run")
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -52,11 +53,11 @@ type config struct {
 // run serves until ctx is done, then shuts down: in-flight requests finish
 // and queued audit events are delivered.
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
-	key, err := loadKey(cfg.keyFile)
+	keys, err := loadKeys(cfg.keyFile)
 	if err != nil {
 		return err
 	}
-	app, err := openApp(ctx, cfg, key, logger)
+	app, err := openApp(ctx, cfg, keys, logger)
 	if err != nil {
 		return err
 	}

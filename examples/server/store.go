@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -95,23 +95,20 @@ func createHostTables(ctx context.Context, db *sqlx.DB) error {
 	return nil
 }
 
-// loadKey returns the recovery-code hashing key: MFA_DEMO_KEY (base64) if
-// set, else the key in path, which is created with 32 random bytes when it
-// does not exist. A real host keeps this key in its secret manager.
-func loadKey(path string) ([]byte, error) {
-	if env := os.Getenv("MFA_DEMO_KEY"); env != "" {
-		key, err := base64.StdEncoding.DecodeString(env)
-		if err != nil || len(key) < 32 {
-			return nil, errors.New("MFA_DEMO_KEY must be base64 of at least 32 bytes")
-		}
-		return key, nil
+// loadKeys returns the key ring that seals TOTP secrets and keys the
+// recovery-code hashes: MFA_DEMO_KEYS ("id:base64,…", primary first) if
+// set, else the ring in path, which is created with one random key on
+// first run. A real host keeps its keys in a secret manager.
+func loadKeys(path string) (*mfa.KeyRing, error) {
+	if env := os.Getenv("MFA_DEMO_KEYS"); env != "" {
+		return mfa.ParseKeyRing(env)
 	}
 	if text, err := os.ReadFile(path); err == nil {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text)))
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("%s must hold base64 of at least 32 bytes", path)
+		ring, err := mfa.ParseKeyRing(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return key, nil
+		return ring, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -126,20 +123,15 @@ func loadKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = fmt.Fprintln(tmp, base64.StdEncoding.EncodeToString(key))
+	_, err = fmt.Fprintf(tmp, "k%d:%s\n", time.Now().Unix(), base64.StdEncoding.EncodeToString(key))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return loadKey(path) // another instance created it first
-	} else if err != nil {
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
-	return key, nil
+	return loadKeys(path) // ours, or the one another instance linked first
 }

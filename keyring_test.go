@@ -1,0 +1,206 @@
+package mfa_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/memstore"
+)
+
+func key(id string, b byte) mfa.Key { return mfa.Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)} }
+
+func ring(t *testing.T, keys ...mfa.Key) *mfa.KeyRing {
+	t.Helper()
+	r, err := mfa.NewKeyRing(keys...)
+	require.NoError(t, err)
+	return r
+}
+
+func TestParseKeyRing(t *testing.T) {
+	k1 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	k2 := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32))
+	r, err := mfa.ParseKeyRing("k2:" + k2 + ", k1:" + k1 + "\n")
+	require.NoError(t, err)
+	assert.Equal(t, "k2", r.PrimaryID())
+
+	for name, text := range map[string]string{
+		"empty":        "",
+		"no colon":     "k1" + k1,
+		"bad base64":   "k1:!!!",
+		"short key":    "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 16)),
+		"bad id":       "k 1:" + k1,
+		"long id":      strings.Repeat("k", 33) + ":" + k1,
+		"duplicate id": "k1:" + k1 + ",k1:" + k2,
+	} {
+		_, err := mfa.ParseKeyRing(text)
+		assert.Error(t, err, name)
+		if err != nil {
+			assert.NotContains(t, err.Error(), k1, "%s: no key material in errors", name)
+		}
+	}
+}
+
+// rotationFixture is a memstore shared by Services with different rings,
+// as a deployment rolling out a new key would be.
+type rotationFixture struct {
+	store *memstore.Store
+	now   time.Time
+}
+
+func (f *rotationFixture) service(t *testing.T, keys *mfa.KeyRing) *mfa.Service {
+	svc, err := mfa.New(mfa.Config{Issuer: "X", Store: f.store, Keys: keys, Now: func() time.Time { return f.now }, Audit: &recorder{}, Logger: discardLogger})
+	require.NoError(t, err)
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	return svc
+}
+
+func (f *rotationFixture) enrol(t *testing.T, svc *mfa.Service, user string) (string, []string) {
+	enr, err := svc.Setup(context.Background(), user)
+	require.NoError(t, err)
+	codes, err := svc.Enable(context.Background(), user, authenticatorApp(enr.Secret, f.now))
+	require.NoError(t, err)
+	return enr.Secret, codes
+}
+
+// storedKeyID reads the key ID out of the stored form of a user's secret.
+func (f *rotationFixture) storedKeyID(t *testing.T, user string) string {
+	st, err := f.store.Get(context.Background(), user)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(st.Secret, []byte("MFA\x01")), "sealed")
+	n := int(st.Secret[4])
+	return string(st.Secret[5 : 5+n])
+}
+
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	a := key("A", 0xaa)
+	b := key("B", 0xbb)
+
+	// Three users enrolled under key A.
+	onlyA := f.service(t, ring(t, a))
+	secrets := map[string]string{}
+	codes := map[string][]string{}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		secrets[u], codes[u] = f.enrol(t, onlyA, u)
+		assert.Equal(t, "A", f.storedKeyID(t, u))
+	}
+	f.now = f.now.Add(30 * time.Second)
+
+	// B becomes primary; A stays listed. A secret sealed under A verifies
+	// and is re-sealed under B on that use.
+	bThenA := f.service(t, ring(t, b, a))
+	require.NoError(t, bThenA.Verify(ctx, "u1", authenticatorApp(secrets["u1"], f.now)))
+	assert.Equal(t, "B", f.storedKeyID(t, "u1"))
+	assert.Equal(t, "A", f.storedKeyID(t, "u2"))
+	// Recovery codes issued under A stay valid until regenerated.
+	require.NoError(t, bThenA.RedeemRecoveryCode(ctx, "u3", codes["u3"][0]))
+
+	// Reseal moves the rest, and a second run has nothing to do.
+	rep, err := bThenA.Reseal(ctx, 2)
+	require.NoError(t, err)
+	assert.Equal(t, mfa.ResealReport{Scanned: 3, Resealed: 2}, rep)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		assert.Equal(t, "B", f.storedKeyID(t, u))
+	}
+	rep, err = bThenA.Reseal(ctx, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.Resealed)
+
+	// Removing A breaks no secret.
+	onlyB := f.service(t, ring(t, b))
+	f.now = f.now.Add(30 * time.Second)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		assert.NoError(t, onlyB.Verify(ctx, u, authenticatorApp(secrets[u], f.now)), u)
+	}
+	// Fresh recovery codes (under B) work with B alone.
+	f.now = f.now.Add(30 * time.Second)
+	fresh, err := onlyB.RegenerateRecoveryCodes(ctx, "u2", authenticatorApp(secrets["u2"], f.now))
+	require.NoError(t, err)
+	assert.NoError(t, onlyB.RedeemRecoveryCode(ctx, "u2", fresh[0]))
+
+	// A service that lost key B says which key it needs, never garbage.
+	err = onlyA.Verify(ctx, "u3", authenticatorApp(secrets["u3"], f.now.Add(30*time.Second)))
+	var keyErr *mfa.KeyError
+	require.ErrorAs(t, err, &keyErr)
+	assert.Equal(t, "B", keyErr.KeyID)
+	assert.True(t, keyErr.Missing)
+	assert.Contains(t, err.Error(), `"B"`)
+}
+
+func TestSealedSecretsAtRest(t *testing.T) {
+	ctx := context.Background()
+	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	svc := f.service(t, ring(t, key("k1", 1)))
+	secret, _ := f.enrol(t, svc, "alice")
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	require.NoError(t, err)
+	st, err := f.store.Get(ctx, "alice")
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(st.Secret, raw), "the stored form does not contain the secret")
+
+	// A row copied to another user does not open for that user.
+	f.enrol(t, svc, "mallory")
+	_, err = f.store.ReplaceSecret(ctx, "mallory", mustSecret(t, f.store, "mallory"), st.Secret)
+	require.NoError(t, err)
+	f.now = f.now.Add(30 * time.Second)
+	err = svc.Verify(ctx, "mallory", authenticatorApp(secret, f.now))
+	var keyErr *mfa.KeyError
+	require.ErrorAs(t, err, &keyErr)
+	assert.False(t, keyErr.Missing)
+	assert.Equal(t, "k1", keyErr.KeyID)
+
+	// The wrong bytes under the right ID fail the same way.
+	wrong := f.service(t, ring(t, key("k1", 2)))
+	err = wrong.Verify(ctx, "alice", authenticatorApp(secret, f.now))
+	require.ErrorAs(t, err, &keyErr)
+	assert.False(t, keyErr.Missing)
+	require.NoError(t, svc.Verify(ctx, "alice", authenticatorApp(secret, f.now)))
+}
+
+// A deployment that starts without keys and adds a ring later keeps its
+// users: plaintext secrets work and are sealed on use or by Reseal.
+func TestPlaintextSecretsUpgrade(t *testing.T) {
+	ctx := context.Background()
+	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	var logs bytes.Buffer
+	plain, err := mfa.New(mfa.Config{Issuer: "X", Store: f.store, Now: func() time.Time { return f.now }, Audit: &recorder{}, Logger: slogTo(&logs)})
+	require.NoError(t, err)
+	defer plain.Close(ctx)
+	assert.Contains(t, logs.String(), "no key ring configured", "New says once that secrets are stored in plaintext")
+	s1, _ := f.enrol(t, plain, "p1")
+	s2, _ := f.enrol(t, plain, "p2")
+
+	keyed := f.service(t, ring(t, key("k1", 1)))
+	f.now = f.now.Add(30 * time.Second)
+	require.NoError(t, keyed.Verify(ctx, "p1", authenticatorApp(s1, f.now)))
+	assert.Equal(t, "k1", f.storedKeyID(t, "p1"))
+	rep, err := keyed.Reseal(ctx, 10)
+	require.NoError(t, err)
+	assert.Equal(t, mfa.ResealReport{Scanned: 2, Resealed: 1}, rep)
+	assert.Equal(t, "k1", f.storedKeyID(t, "p2"))
+	f.now = f.now.Add(30 * time.Second)
+	assert.NoError(t, keyed.Verify(ctx, "p2", authenticatorApp(s2, f.now)))
+
+	// Without the ring, the sealed rows are refused with the key they need.
+	err = plain.Verify(ctx, "p2", authenticatorApp(s2, f.now.Add(30*time.Second)))
+	var keyErr *mfa.KeyError
+	require.ErrorAs(t, err, &keyErr)
+	assert.Equal(t, "k1", keyErr.KeyID)
+}
+
+func mustSecret(t *testing.T, store mfa.Store, user string) []byte {
+	st, err := store.Get(context.Background(), user)
+	require.NoError(t, err)
+	return st.Secret
+}
+
