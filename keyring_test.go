@@ -203,4 +203,3 @@ func mustSecret(t *testing.T, store mfa.Store, user string) []byte {
 	require.NoError(t, err)
 	return st.Secret
 }
-
