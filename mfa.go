@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -127,7 +126,7 @@ type Config struct {
 	// issuer (usually the email address), or an error wrapping
 	// ErrUserNotFound when the user no longer exists. Setup, Enable and
 	// Status call it. Nil means the user ID is the account name and every
-	// user exists.
+	// user exists. The name may not contain ':' or control characters.
 	Account func(ctx context.Context, userID string) (string, error)
 
 	// Audit receives audit events asynchronously. Nil means SlogAudit over
@@ -171,8 +170,8 @@ func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("mfa: config: Issuer is required")
-	case strings.Contains(cfg.Issuer, ":"):
-		return nil, errors.New("mfa: config: Issuer may not contain ':'")
+	case checkLabel("issuer", cfg.Issuer) != nil:
+		return nil, fmt.Errorf("mfa: config: Issuer: %w", checkLabel("issuer", cfg.Issuer))
 	case cfg.Store == nil:
 		return nil, errors.New("mfa: config: Store is required")
 	case cfg.Digits != 0 && cfg.Digits != 6 && cfg.Digits != 8:
@@ -284,9 +283,8 @@ func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error)
 	if err != nil {
 		return nil, err
 	}
-	if account == "" || strings.Contains(account, ":") {
-		// The otpauth label is "issuer:account"; a second ':' breaks it.
-		return nil, &InputError{Field: "account", Problem: "must be non-empty and may not contain ':'"}
+	if err := checkLabel("account", account); err != nil {
+		return nil, err
 	}
 	secret, err := s.totp.newSecret(s.rand)
 	if err != nil {

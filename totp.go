@@ -11,11 +11,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Algorithm is the HMAC hash of the TOTP codes (RFC 6238 section 1.2).
@@ -67,16 +68,6 @@ func (a Algorithm) secretSize() int {
 	return sha1.Size
 }
 
-func (a Algorithm) otp() otp.Algorithm {
-	switch a {
-	case SHA256:
-		return otp.AlgorithmSHA256
-	case SHA512:
-		return otp.AlgorithmSHA512
-	}
-	return otp.AlgorithmSHA1
-}
-
 // base32NoPad is the secret's text form in otpauth URIs and for manual entry.
 var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -97,22 +88,46 @@ func (p totpParams) newSecret(r io.Reader) ([]byte, error) {
 	return secret, nil
 }
 
-// keyURI returns the otpauth URI that enrols secret in an authenticator app.
-// Neither issuer nor account may contain ':', which would make the label
-// ambiguous; Config validation and Setup make sure of that.
+// keyURI returns the otpauth URI that enrols secret in an authenticator app
+// (the Key Uri Format of Google Authenticator): otpauth://totp/ISSUER:ACCOUNT
+// ?secret=…&issuer=…&algorithm=…&digits=…&period=…. It is built here
+// rather than by pquerna/otp, whose query encoding leaves '&' in an issuer
+// unescaped. checkLabel has vetted issuer and account.
 func (p totpParams) keyURI(issuer, account string, secret []byte) (string, error) {
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer:      issuer,
-		AccountName: account,
-		Period:      uint(p.period / time.Second),
-		Secret:      secret,
-		Digits:      otp.Digits(p.digits),
-		Algorithm:   p.alg.otp(),
-	})
-	if err != nil {
-		return "", fmt.Errorf("mfa: building otpauth uri: %w", err)
+	label := url.URL{Path: "/" + issuer + ":" + account} // escapes the path as a URL must
+	var b strings.Builder
+	b.WriteString("otpauth://totp")
+	b.WriteString(label.EscapedPath())
+	b.WriteString("?secret=")
+	b.WriteString(base32NoPad.EncodeToString(secret))
+	b.WriteString("&issuer=")
+	b.WriteString(strings.ReplaceAll(url.QueryEscape(issuer), "+", "%20"))
+	b.WriteString("&algorithm=")
+	b.WriteString(p.alg.String())
+	b.WriteString("&digits=")
+	b.WriteString(strconv.Itoa(p.digits))
+	b.WriteString("&period=")
+	b.WriteString(strconv.Itoa(int(p.period / time.Second)))
+	return b.String(), nil
+}
+
+// checkLabel validates an issuer or account name for the otpauth label
+// "issuer:account": non-empty, at most 255 bytes of UTF-8 without ':' (it
+// would make the label ambiguous) or control characters (apps show them
+// raw).
+func checkLabel(field, s string) error {
+	if s == "" || len(s) > 255 || !utf8.ValidString(s) {
+		return &InputError{Field: field, Problem: "must be 1 to 255 bytes of UTF-8"}
 	}
-	return key.URL(), nil
+	for _, r := range s {
+		if r == ':' {
+			return &InputError{Field: field, Problem: "may not contain ':'"}
+		}
+		if unicode.IsControl(r) {
+			return &InputError{Field: field, Problem: "may not contain control characters"}
+		}
+	}
+	return nil
 }
 
 // step returns the RFC 6238 time step of t.

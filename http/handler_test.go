@@ -145,7 +145,7 @@ func TestSetupEndpoint(t *testing.T) {
 	secret := res.body["secret"].(string)
 	url := res.body["otpauth_url"].(string)
 	assert.Len(t, secret, 32)
-	assert.Equal(t, "otpauth://totp/Example:alice@example.com?algorithm=SHA1&digits=6&issuer=Example&period=30&secret="+secret, url)
+	assert.Equal(t, "otpauth://totp/Example:alice@example.com?secret="+secret+"&issuer=Example&algorithm=SHA1&digits=6&period=30", url, "the spec's form")
 	qr := res.body["qr_code"].(string)
 	data, ok := strings.CutPrefix(qr, "data:image/png;base64,")
 	require.True(t, ok)
