@@ -38,8 +38,11 @@ func TestHTTPContract(t *testing.T) {
 		c := newClient(t, srv.URL)
 		email := uniqueEmail("login")
 		want(t, c.post("/v1/auth/signup", map[string]string{"email": email, "password": password}), 201, "")
-		want(t, c.post("/v1/auth/login", map[string]string{"email": email, "password": "wrong password"}), 401, "authentication_required")
-		want(t, c.post("/v1/auth/login", map[string]string{"email": uniqueEmail("nobody"), "password": password}), 401, "authentication_required")
+		wrongPassword := c.post("/v1/auth/login", map[string]string{"email": email, "password": "wrong password"})
+		unknownUser := c.post("/v1/auth/login", map[string]string{"email": uniqueEmail("nobody"), "password": password})
+		want(t, wrongPassword, 401, "authentication_required")
+		want(t, unknownUser, 401, "authentication_required")
+		assert.Equal(t, wrongPassword.body, unknownUser.body, "the answer does not tell which emails exist")
 		want(t, c.do("GET", "/v1/auth/mfa/", nil), 401, "authentication_required")
 
 		r := c.post("/v1/auth/login", map[string]string{"email": email, "password": password})
