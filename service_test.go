@@ -349,6 +349,41 @@ func TestThrottle(t *testing.T) {
 	assert.Equal(t, 2, locked, "each lockout is audited once")
 }
 
+// After MaxLockouts lockouts without a success the lock is permanent: at
+// most 100 consecutive failures by default (NIST SP 800-63B 5.2.2).
+func TestThrottlePermanentAfterMaxLockouts(t *testing.T) {
+	f := newFixture(t, func(c *mfa.Config) { c.Throttle = mfa.Throttle{MaxFailures: 2, MaxLockouts: 3} })
+	secret, _ := f.enabled(t, "perm")
+	var limited *mfa.RateLimitError
+	for lockout, want := range []time.Duration{30 * time.Second, 60 * time.Second, mfa.PermanentLockout} {
+		for i := 0; i < 2; i++ {
+			require.ErrorIs(t, f.svc.Verify(f.ctx, "perm", "000000"), mfa.ErrInvalidCode, "lockout %d", lockout)
+		}
+		require.ErrorAs(t, f.svc.Verify(f.ctx, "perm", f.code(t, secret, 0)), &limited)
+		assert.Equal(t, want, limited.RetryAfter)
+		f.clock.Advance(limited.RetryAfter)
+	}
+
+	// The defaults: the 100th consecutive failure locks for good.
+	f = newFixture(t)
+	secret, _ = f.enabled(t, "nist")
+	failures := 0
+	for {
+		err := f.svc.Verify(f.ctx, "nist", "000000")
+		if errors.As(err, &limited) {
+			if limited.RetryAfter == mfa.PermanentLockout {
+				break
+			}
+			f.clock.Advance(limited.RetryAfter)
+			continue
+		}
+		require.ErrorIs(t, err, mfa.ErrInvalidCode)
+		failures++
+		require.LessOrEqual(t, failures, 100)
+	}
+	assert.Equal(t, 100, failures)
+}
+
 func TestThrottleConfigurable(t *testing.T) {
 	f := newFixture(t, func(c *mfa.Config) { c.Throttle = mfa.Throttle{MaxFailures: 2, Lockout: time.Minute} })
 	f.enabled(t, "erin")

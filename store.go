@@ -219,7 +219,16 @@ type Throttle struct {
 	Lockout time.Duration
 	// MaxLockout caps the lockout length. Zero means 15 minutes.
 	MaxLockout time.Duration
+	// MaxLockouts is the number of lockouts without a success in between
+	// after which the lock is permanent (PermanentLockout): only
+	// Service.DeleteUser, and a new enrolment, lift it. With the default 5
+	// failures the default 20 caps consecutive failed attempts at 100, as
+	// NIST SP 800-63B section 5.2.2 asks. A negative value means never.
+	MaxLockouts int
 }
+
+// PermanentLockout is the length of the last lockout MaxLockouts allows.
+const PermanentLockout = 100 * 365 * 24 * time.Hour
 
 // withDefaults returns t with its zero fields set to their defaults.
 func (t Throttle) withDefaults() Throttle {
@@ -232,13 +241,20 @@ func (t Throttle) withDefaults() Throttle {
 	if t.MaxLockout == 0 {
 		t.MaxLockout = 15 * time.Minute
 	}
+	if t.MaxLockouts == 0 {
+		t.MaxLockouts = 20
+	}
 	return t
 }
 
 // Backoff returns the length of a lockout that follows lockouts earlier
 // lockouts without a success in between: Lockout doubled lockouts times,
-// capped at MaxLockout.
+// capped at MaxLockout; PermanentLockout when it is lockout number
+// MaxLockouts (MaxLockouts zero or negative: never).
 func (t Throttle) Backoff(lockouts int) time.Duration {
+	if t.MaxLockouts > 0 && lockouts+1 >= t.MaxLockouts {
+		return PermanentLockout
+	}
 	d := t.Lockout
 	for i := 0; i < lockouts && d < t.MaxLockout; i++ {
 		d *= 2
