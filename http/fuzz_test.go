@@ -50,9 +50,11 @@ func FuzzHandlers(f *testing.F) {
 		f.Fatal(err)
 	}
 	h, err := mfahttp.New(mfahttp.Config{
-		Service:       svc,
-		Authenticate:  func(*http.Request) (string, error) { return "u", nil },
-		CompleteLogin: func(w http.ResponseWriter, r *http.Request, userID string) { mfahttp.WriteJSON(w, 200, map[string]string{"status": "ok"}) },
+		Service:      svc,
+		Authenticate: func(*http.Request) (string, error) { return "u", nil },
+		CompleteLogin: func(w http.ResponseWriter, r *http.Request, userID string) {
+			mfahttp.WriteJSON(w, 200, map[string]string{"status": "ok"})
+		},
 	})
 	if err != nil {
 		f.Fatal(err)
