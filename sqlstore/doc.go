@@ -41,23 +41,33 @@
 //
 // # Statements per operation
 //
-// Each operation is one transaction (or one autocommitted statement); the
-// counts exclude BEGIN and COMMIT.
+// Each operation is one transaction or one autocommitted statement. The
+// counts, held by TestStatementCounts through a counting driver, exclude
+// BEGIN and COMMIT; "tx" marks a transaction.
 //
-//	Get                  1 SELECT
-//	SetPending           1 upsert
-//	ReserveAttempt       1 UPDATE … RETURNING (MySQL: UPDATE, then SELECT of
-//	                     the locked row); +1 UPDATE when it starts a lockout
-//	Enable               3: conditional UPDATE, DELETE of old codes, one
-//	                     multi-row INSERT
-//	AdvanceStep          1 conditional UPDATE, autocommitted
-//	ConsumeRecoveryCode  1 statement on PostgreSQL (UPDATE inside WITH) and
-//	                     MySQL (multi-table UPDATE); SQLite: 2 in one
-//	                     transaction
-//	Delete               2 DELETEs
+//	operation             PostgreSQL  MySQL  SQLite
+//	Get                   1           1      1       SELECT
+//	SetPending            1           1      1       upsert
+//	ReserveAttempt        1 tx        2 tx   1 tx    UPDATE … RETURNING (MySQL: UPDATE, SELECT);
+//	                                                 +1 UPDATE when it starts a lockout
+//	Enable                3 tx        3 tx   3 tx    conditional UPDATE, DELETE, one 10-row INSERT
+//	AdvanceStep           1           1      1       conditional UPDATE
+//	ConsumeRecoveryCode   1           1      2 tx    UPDATE in WITH / multi-table UPDATE / UPDATE, UPDATE
+//	ReplaceRecoveryCodes  3 tx        3 tx   3 tx    conditional UPDATE, DELETE, INSERT
+//	Disable (TOTP)        3 tx        3 tx   3 tx    conditional DELETE, DELETE codes, DELETE tickets
+//	CreateTicket          1           1      1       INSERT
+//	ReserveTicket         1 tx        2 tx   1 tx    UPDATE … RETURNING (MySQL: UPDATE, SELECT)
+//	CompleteChallenge     2 tx        2 tx   2 tx    DELETE ticket, conditional UPDATE
+//	DeleteExpiredTickets  1           1      1       DELETE
+//	ReplaceSecret         1           1      1       conditional UPDATE
+//	ListSecrets           1           1      1       SELECT by primary key
+//	Delete                3 tx        3 tx   3 tx    DELETEs
 //
 // A statement that changes nothing is followed by one SELECT that says why
-// (not enabled, replay, …); that path only serves refused requests.
+// (not enabled, replay, …); that path only serves refused requests. With
+// go-sql-driver/mysql, add interpolateParams=true to the DSN: without it
+// every statement with arguments is a prepare, an execute and a close, three
+// round trips instead of one.
 //
 // # SQLite
 //

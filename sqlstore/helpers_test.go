@@ -92,3 +92,5 @@ func dropTables(db *sqlx.DB, prefix string) {
 		db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 	}
 }
+
+func envDSN(name string) string { return os.Getenv(name) }

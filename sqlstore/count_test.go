@@ -1,0 +1,231 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/sqlstore"
+)
+
+// A counting driver wrapper: every statement a connection runs, and every
+// transaction it begins, is counted, so that a test can hold each Store
+// operation to the statement counts in the package doc.
+
+type counts struct {
+	statements atomic.Int64
+	txs        atomic.Int64
+}
+
+type countingConnector struct {
+	driver.Connector
+	c *counts
+}
+
+func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := cc.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, c: cc.c}, nil
+}
+
+type dsnConnector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (d dsnConnector) Connect(context.Context) (driver.Conn, error) { return d.drv.Open(d.dsn) }
+func (d dsnConnector) Driver() driver.Driver                        { return d.drv }
+
+type countingConn struct {
+	driver.Conn
+	c *counts
+}
+
+func (cn *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ex, ok := cn.Conn.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	res, err := ex.ExecContext(ctx, query, args)
+	if err != driver.ErrSkip { // ErrSkip: database/sql prepares it instead
+		cn.c.statements.Add(1)
+	}
+	return res, err
+}
+
+func (cn *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := cn.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	rows, err := q.QueryContext(ctx, query, args)
+	if err != driver.ErrSkip {
+		cn.c.statements.Add(1)
+	}
+	return rows, err
+}
+
+func (cn *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var st driver.Stmt
+	var err error
+	if p, ok := cn.Conn.(driver.ConnPrepareContext); ok {
+		st, err = p.PrepareContext(ctx, query)
+	} else {
+		st, err = cn.Conn.Prepare(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &countingStmt{Stmt: st, c: cn.c}, nil
+}
+
+func (cn *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	cn.c.txs.Add(1)
+	if b, ok := cn.Conn.(driver.ConnBeginTx); ok {
+		return b.BeginTx(ctx, opts)
+	}
+	return cn.Conn.Begin() //nolint:staticcheck // fallback for old drivers
+}
+
+func (cn *countingConn) Ping(ctx context.Context) error {
+	if p, ok := cn.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (cn *countingConn) ResetSession(ctx context.Context) error {
+	if r, ok := cn.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (cn *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := cn.Conn.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+type countingStmt struct {
+	driver.Stmt
+	c *counts
+}
+
+func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.c.statements.Add(1)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.c.statements.Add(1)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// openCounting opens driverName/dsn through the counting wrapper.
+func openCounting(t *testing.T, driverName, dsn string) (*sqlx.DB, *counts) {
+	probe, err := sql.Open(driverName, dsn)
+	require.NoError(t, err)
+	drv := probe.Driver()
+	probe.Close()
+	var connector driver.Connector = dsnConnector{dsn: dsn, drv: drv}
+	if dc, ok := drv.(driver.DriverContext); ok {
+		connector, err = dc.OpenConnector(dsn)
+		require.NoError(t, err)
+	}
+	c := &counts{}
+	db := sqlx.NewDb(sql.OpenDB(countingConnector{Connector: connector, c: c}), driverName)
+	t.Cleanup(func() { db.Close() })
+	return db, c
+}
+
+// The statement and transaction counts of every operation on its success
+// path, per dialect; the package doc states the same numbers.
+func TestStatementCounts(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			plain := b.open(t) // skips PostgreSQL and MySQL without their DSN
+			driverName, dsn := dsnOf(t, b.name, plain)
+			db, c := openCounting(t, driverName, dsn)
+			store := newStore(t, db, "")
+			ctx := context.Background()
+			now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+			secret := random(20)
+			codes := hashes(10)
+			ticket := random(32)
+			throttle := mfa.Throttle{MaxFailures: 5, Lockout: time.Minute, MaxLockout: time.Hour}
+
+			mysql := b.name == "mysql"
+			sqlite := b.name == "sqlite"
+			pick := func(pg, my, lite int) int {
+				switch {
+				case mysql:
+					return my
+				case sqlite:
+					return lite
+				}
+				return pg
+			}
+			for _, op := range []struct {
+				name       string
+				statements int
+				txs        int
+				run        func() error
+			}{
+				{"SetPending", 1, 0, func() error { return store.SetPending(ctx, "u", secret) }},
+				{"ReserveAttempt(pending)", pick(1, 2, 1), 1, func() error {
+					_, err := store.ReserveAttempt(ctx, "u", mfa.Attempt{Now: now, Throttle: throttle})
+					return err
+				}},
+				{"Enable", 3, 1, func() error {
+					return store.Enable(ctx, "u", mfa.Enablement{Secret: secret, Step: 10, RecoveryCodes: codes})
+				}},
+				{"Get", 1, 0, func() error { _, err := store.Get(ctx, "u"); return err }},
+				{"ReserveAttempt", pick(1, 2, 1), 1, func() error {
+					_, err := store.ReserveAttempt(ctx, "u", mfa.Attempt{Enabled: true, Now: now, Throttle: throttle})
+					return err
+				}},
+				{"AdvanceStep", 1, 0, func() error { return store.AdvanceStep(ctx, "u", 11) }},
+				{"ConsumeRecoveryCode", pick(1, 1, 2), pick(0, 0, 1), func() error { return store.ConsumeRecoveryCode(ctx, "u", codes[0]) }},
+				{"ReplaceRecoveryCodes", 3, 1, func() error { return store.ReplaceRecoveryCodes(ctx, "u", 12, hashes(10)) }},
+				{"CreateTicket", 1, 0, func() error {
+					return store.CreateTicket(ctx, mfa.Ticket{Hash: ticket, UserID: "u", ExpiresAt: now.Add(time.Minute)})
+				}},
+				{"ReserveTicket", pick(1, 2, 1), 1, func() error { _, err := store.ReserveTicket(ctx, ticket, now, 5); return err }},
+				{"CompleteChallenge", 2, 1, func() error { return store.CompleteChallenge(ctx, ticket, "u", mfa.Proof{Step: 13}, now) }},
+				{"DeleteExpiredTickets", 1, 0, func() error { _, err := store.DeleteExpiredTickets(ctx, now); return err }},
+				{"ReplaceSecret", 1, 0, func() error { _, err := store.ReplaceSecret(ctx, "u", secret, random(20)); return err }},
+				{"ListSecrets", 1, 0, func() error { _, err := store.ListSecrets(ctx, "", 10); return err }},
+				{"Disable", 3, 1, func() error { return store.Disable(ctx, "u", mfa.Proof{Step: 14}) }},
+				{"Delete", 3, 1, func() error { return store.Delete(ctx, "u") }},
+			} {
+				before, beforeTx := c.statements.Load(), c.txs.Load()
+				require.NoError(t, op.run(), op.name)
+				assert.EqualValues(t, op.statements, c.statements.Load()-before, "%s: statements", op.name)
+				assert.EqualValues(t, op.txs, c.txs.Load()-beforeTx, "%s: transactions", op.name)
+			}
+		})
+	}
+}
+
+// dsnOf returns the driver name and DSN the backend opened db with.
+func dsnOf(t *testing.T, name string, db *sqlx.DB) (string, string) {
+	switch name {
+	case "postgres":
+		return "pgx", envDSN(postgresEnv)
+	case "mysql":
+		return "mysql", envDSN(mysqlEnv)
+	}
+	return "sqlite", sqlstore.SQLiteDSN(t.TempDir() + "/count.db")
+}
