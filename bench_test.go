@@ -33,7 +33,7 @@ func (nopSink) RecordEvent(context.Context, mfa.Event) error { return nil }
 
 func benchService(b *testing.B, store mfa.Store, throttle mfa.Throttle) *mfa.Service {
 	b.Helper()
-	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Now: func() time.Time { return benchNow }, Audit: nopSink{}, Throttle: throttle, AuditQueueSize: 1 << 16})
+	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Now: func() time.Time { return benchNow }, Audit: nopSink{}, Throttle: throttle, AuditQueueSize: 1 << 16, Logger: discardLogger})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -150,3 +150,11 @@ func recoveryMessage(dst []byte, userID, code string) []byte {
 	dst = append(dst, userID...)
 	return append(dst, code...)
 }
+
+// RecoveryCodeHashes returns the form in which the Store keeps codes for
+// userID (under the primary key of the ring), for hosts that bulk-load
+// users or migrate recovery codes from another system straight into the
+// store. Codes must have the shape Enable issues.
+func (s *Service) RecoveryCodeHashes(userID string, codes []string) [][]byte {
+	return s.recovery.hashAll(userID, codes)
+}

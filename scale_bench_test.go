@@ -1,0 +1,209 @@
+package mfa_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/bits"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/memstore"
+)
+
+// BenchmarkVerifyParallel: memstore Verify (a wrong code, full check path)
+// from 1, 2, 8 and 64 goroutines over distinct users. It reports
+// throughput as "checks/s"; the one lock of memstore is held only for the
+// map operations, the HMAC work runs outside it.
+func BenchmarkVerifyParallel(b *testing.B) {
+	for _, g := range []int{1, 2, 8, 64} {
+		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
+			store := memstore.New()
+			svc := benchService(b, store, mfa.Throttle{MaxFailures: 1 << 62})
+			ctx := context.Background()
+			for i := 0; i < g; i++ {
+				secret := make([]byte, 20)
+				rand.Read(secret)
+				user := "user-" + strconv.Itoa(i)
+				if err := store.SetPending(ctx, user, secret); err != nil {
+					b.Fatal(err)
+				}
+				if err := store.Enable(ctx, user, mfa.Enablement{Secret: secret, Step: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := 0; i < g; i++ {
+				n := b.N / g
+				if i < b.N%g {
+					n++
+				}
+				wg.Add(1)
+				go func(user string, n int) {
+					defer wg.Done()
+					for j := 0; j < n; j++ {
+						if err := svc.Verify(ctx, user, "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
+							b.Error(err)
+							return
+						}
+					}
+				}("user-"+strconv.Itoa(i), n)
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
+		})
+	}
+}
+
+// BenchmarkPeerBcryptRecoveryScan is the approach some libraries take for
+// recovery codes: each code stored as bcrypt (cost 10), a submitted code
+// compared against every stored one. It scans a batch of ten for a code
+// that matches the last one, the average cost of a valid code being about
+// half of that and of an invalid one all of it. Compare with
+// BenchmarkRedeemRecoveryCode.
+func BenchmarkPeerBcryptRecoveryScan(b *testing.B) {
+	codes := make([][]byte, 10)
+	stored := make([][]byte, 10)
+	for i := range codes {
+		codes[i] = []byte(fmt.Sprintf("Code%06d", i))
+		h, err := bcrypt.GenerateFromPassword(codes[i], 10)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored[i] = h
+	}
+	submitted := codes[9]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		found := false
+		for _, h := range stored {
+			if bcrypt.CompareHashAndPassword(h, submitted) == nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			b.Fatal("not found")
+		}
+	}
+}
+
+// growthSizes returns the numbers of enrolled users the growth benchmarks
+// run at: MFA_BENCH_GROWTH="1000,100000,1000000" or, unset, a quick 1000
+// and 10000 (the report command sets the full list).
+func growthSizes(b *testing.B) []int {
+	spec := os.Getenv("MFA_BENCH_GROWTH")
+	if spec == "" {
+		return []int{1_000, 10_000}
+	}
+	var sizes []int
+	for _, f := range splitComma(spec) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			b.Fatalf("MFA_BENCH_GROWTH: bad size %q", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// BenchmarkGrowth measures Verify (a wrong code), Enable and
+// RedeemRecoveryCode on memstore holding n enrolled users with ten codes
+// each; the cost must not grow with n. Users are picked by a scrambled
+// index so that successive operations touch unrelated map entries. Run it
+// with a fixed count (-benchtime=20000x) so that every size does the same
+// number of operations.
+func BenchmarkGrowth(b *testing.B) {
+	for _, n := range growthSizes(b) {
+		store := memstore.New()
+		ctx := context.Background()
+		svc := benchService(b, store, mfa.Throttle{MaxFailures: 1 << 62})
+		secret := make([]byte, 20)
+		rand.Read(secret)
+		codeOf := func(user, k int) string { return fmt.Sprintf("C%03d%06d", k, user%1_000_000)[:10] }
+		for u := 0; u < n; u++ {
+			user := "user-" + strconv.Itoa(u)
+			if err := store.SetPending(ctx, user, secret); err != nil {
+				b.Fatal(err)
+			}
+			var codes []string
+			for k := 0; k < 10; k++ {
+				codes = append(codes, codeOf(u, k))
+			}
+			if err := store.Enable(ctx, user, mfa.Enablement{Secret: secret, Step: 1, RecoveryCodes: recoveryHashes(svc, user, codes)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pick := func(i int) int { return int(bits.RotateLeft32(uint32(i)*2654435761, 7)) % n }
+		b.Run(fmt.Sprintf("users=%d/Verify", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := svc.Verify(ctx, "user-"+strconv.Itoa(pick(i)), "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("users=%d/Enable", n), func(b *testing.B) {
+			code := benchCode(b, secret, benchNow)
+			for i := 0; i < b.N; i++ {
+				if err := store.SetPending(ctx, "new-"+strconv.Itoa(i), secret); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := svc.Enable(ctx, "new-"+strconv.Itoa(i), code); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			for i := 0; i < b.N; i++ {
+				store.Delete(ctx, "new-"+strconv.Itoa(i))
+			}
+		})
+		next := 0 // the benchmark function runs more than once; codes work once
+		b.Run(fmt.Sprintf("users=%d/RedeemRecoveryCode", n), func(b *testing.B) {
+			if next+b.N > 10*n {
+				b.Skipf("%d redemptions need more than the %d codes of %d users; use -benchtime=Nx", next+b.N, 10*n, n)
+			}
+			b.ReportAllocs()
+			first := next
+			next += b.N
+			for i := first; i < first+b.N; i++ {
+				u := (i / 10 * 7919) % n // each user's ten codes, users scattered
+				if err := svc.RedeemRecoveryCode(ctx, "user-"+strconv.Itoa(u), codeOf(u, i%10)); err != nil {
+					b.Fatal(i, err)
+				}
+			}
+		})
+	}
+}
+
+// recoveryHashes hashes codes as svc stores them, so that users can be
+// bulk-loaded straight into the store.
+func recoveryHashes(svc *mfa.Service, user string, codes []string) [][]byte {
+	return svc.RecoveryCodeHashes(user, codes)
+}
