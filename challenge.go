@@ -82,7 +82,8 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (us
 	case err != nil:
 		return "", s.storeErr("ReserveTicket", err)
 	}
-	ch, err := s.begin(ctx, "challenge", userID, true, cred)
+	var ch check
+	err = s.begin(ctx, &ch, "challenge", userID, true, cred)
 	if errors.Is(err, ErrNotEnabled) {
 		return "", ErrInvalidTicket // MFA was turned off after the ticket was minted
 	}
@@ -90,13 +91,13 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (us
 		return "", err
 	}
 	err = ch.try(func(p Proof) error { return s.store.CompleteChallenge(ctx, hash, userID, p, now) })
-	if err := s.finish(ctx, ch, "CompleteChallenge", err); err != nil {
+	if err := s.finish(ctx, &ch, "CompleteChallenge", err); err != nil {
 		if errors.Is(err, ErrNotEnabled) {
 			return "", ErrInvalidTicket
 		}
 		return "", err
 	}
-	s.resealIfStale(ctx, ch)
+	s.resealIfStale(ctx, &ch)
 	if ch.method == MethodRecoveryCode {
 		s.emit(ctx, ch.event(EventRecoveryCodeUsed))
 	}

@@ -56,9 +56,10 @@ type check struct {
 	st         State
 	now        time.Time
 	proof      Proof
-	// alternatives are the recovery code's hashes under the older keys of
-	// the ring, tried in order when the primary's is refused.
-	alternatives [][]byte
+	// recovery is the submitted recovery code, hashed under the older keys
+	// of the ring only if the primary key's hash is refused.
+	recovery string
+	hasher   *recoveryHasher
 	// secret is the opened TOTP secret; stale means it is stored under an
 	// old key (or in plaintext) and is re-sealed after a success.
 	secret []byte
@@ -68,8 +69,11 @@ type check struct {
 // begin reserves an attempt and finds the proof: the matching time step of
 // a TOTP code, or the hash of a recovery code. A TOTP code that matches no
 // step is a failed check.
-func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, cred credential) (*check, error) {
-	ch := &check{op: op, userID: userID, method: cred.method, now: s.now()}
+//
+// ch is filled in by the caller's variable, so that a check costs no heap
+// allocation.
+func (s *Service) begin(ctx context.Context, ch *check, op, userID string, enabled bool, cred credential) error {
+	*ch = check{op: op, userID: userID, method: cred.method, now: s.now()}
 	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.throttle})
 	var limited *RateLimitError
 	switch {
@@ -77,42 +81,42 @@ func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, cr
 		e := ch.event(EventChallengeFailed)
 		e.Reason, e.RetryAfter = ReasonRateLimited, limited.RetryAfter
 		s.emit(ctx, e)
-		return nil, limited
+		return limited
 	case isOutcome(err):
-		return nil, err
+		return err
 	case err != nil:
-		return nil, s.storeErr("ReserveAttempt", err)
+		return s.storeErr("ReserveAttempt", err)
 	}
 	ch.st = st
 	if cred.method == MethodRecoveryCode {
-		hashes := s.recovery.candidates(userID, cred.recovery)
-		ch.proof.RecoveryCode, ch.alternatives = hashes[0], hashes[1:]
-		return ch, nil
+		ch.proof.RecoveryCode = s.recovery.hash(userID, cred.recovery)
+		ch.recovery, ch.hasher = cred.recovery, &s.recovery
+		return nil
 	}
 	ch.secret, ch.stale, err = s.plainSecret(userID, st.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("mfa: opening the stored secret: %w", err)
+		return fmt.Errorf("mfa: opening the stored secret: %w", err)
 	}
 	step := int64(-1)
 	if cred.ok {
 		step = s.totp.match(ch.secret, cred.value, ch.now)
 	}
 	if step < 0 {
-		return nil, s.failed(ctx, ch, ReasonInvalidCode)
+		return s.failed(ctx, ch, ReasonInvalidCode)
 	}
 	ch.proof.Step = step
-	return ch, nil
+	return nil
 }
 
 // try runs accept with the check's proof and, while a recovery code is
 // refused, with its hashes under the older keys of the ring.
 func (ch *check) try(accept func(Proof) error) error {
 	err := accept(ch.proof)
-	for _, h := range ch.alternatives {
-		if !errors.Is(err, ErrInvalidCode) {
-			break
-		}
-		err = accept(Proof{RecoveryCode: h})
+	if ch.hasher == nil || !errors.Is(err, ErrInvalidCode) {
+		return err
+	}
+	for k := 1; k < len(ch.hasher.macs) && errors.Is(err, ErrInvalidCode); k++ {
+		err = accept(Proof{RecoveryCode: ch.hasher.appendHash(nil, k, ch.userID, ch.recovery)})
 	}
 	return err
 }

@@ -327,8 +327,8 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 	if _, err := s.accountName(ctx, userID); err != nil {
 		return nil, err
 	}
-	ch, err := s.begin(ctx, "enable", userID, false, cred)
-	if err != nil {
+	var ch check
+	if err := s.begin(ctx, &ch, "enable", userID, false, cred); err != nil {
 		return nil, err
 	}
 	codes, err := newRecoveryCodes(s.rand)
@@ -336,10 +336,10 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 		return nil, err
 	}
 	err = s.store.Enable(ctx, userID, Enablement{Secret: ch.st.Secret, Step: ch.proof.Step, RecoveryCodes: s.recovery.hashAll(userID, codes)})
-	if err := s.finish(ctx, ch, "Enable", err); err != nil {
+	if err := s.finish(ctx, &ch, "Enable", err); err != nil {
 		return nil, err
 	}
-	s.resealIfStale(ctx, ch)
+	s.resealIfStale(ctx, &ch)
 	s.emit(ctx, ch.event(EventEnabled))
 	return codes, nil
 }
@@ -356,14 +356,14 @@ func (s *Service) Verify(ctx context.Context, userID, code string) error {
 	if err != nil {
 		return err
 	}
-	ch, err := s.begin(ctx, "verify", userID, true, cred)
-	if err != nil {
+	var ch check
+	if err := s.begin(ctx, &ch, "verify", userID, true, cred); err != nil {
 		return err
 	}
-	if err := s.finish(ctx, ch, "AdvanceStep", s.store.AdvanceStep(ctx, userID, ch.proof.Step)); err != nil {
+	if err := s.finish(ctx, &ch, "AdvanceStep", s.store.AdvanceStep(ctx, userID, ch.proof.Step)); err != nil {
 		return err
 	}
-	s.resealIfStale(ctx, ch)
+	s.resealIfStale(ctx, &ch)
 	s.emit(ctx, ch.event(EventChallengeSucceeded))
 	return nil
 }
@@ -378,12 +378,12 @@ func (s *Service) RedeemRecoveryCode(ctx context.Context, userID, code string) e
 	if err != nil {
 		return err
 	}
-	ch, err := s.begin(ctx, "redeem_recovery_code", userID, true, cred)
-	if err != nil {
+	var ch check
+	if err := s.begin(ctx, &ch, "redeem_recovery_code", userID, true, cred); err != nil {
 		return err
 	}
 	err = ch.try(func(p Proof) error { return s.store.ConsumeRecoveryCode(ctx, userID, p.RecoveryCode) })
-	if err := s.finish(ctx, ch, "ConsumeRecoveryCode", err); err != nil {
+	if err := s.finish(ctx, &ch, "ConsumeRecoveryCode", err); err != nil {
 		return err
 	}
 	s.emit(ctx, ch.event(EventRecoveryCodeUsed))
@@ -404,12 +404,12 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 	if _, err := s.accountName(ctx, userID); err != nil {
 		return err
 	}
-	ch, err := s.begin(ctx, "disable", userID, true, cred)
-	if err != nil {
+	var ch check
+	if err := s.begin(ctx, &ch, "disable", userID, true, cred); err != nil {
 		return err
 	}
 	err = ch.try(func(p Proof) error { return s.store.Disable(ctx, userID, p) })
-	if err := s.finish(ctx, ch, "Disable", err); err != nil {
+	if err := s.finish(ctx, &ch, "Disable", err); err != nil {
 		return err
 	}
 	if ch.method == MethodRecoveryCode {
@@ -433,8 +433,8 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code stri
 	if _, err := s.accountName(ctx, userID); err != nil {
 		return nil, err
 	}
-	ch, err := s.begin(ctx, "regenerate_recovery_codes", userID, true, cred)
-	if err != nil {
+	var ch check
+	if err := s.begin(ctx, &ch, "regenerate_recovery_codes", userID, true, cred); err != nil {
 		return nil, err
 	}
 	codes, err := newRecoveryCodes(s.rand)
@@ -442,10 +442,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code stri
 		return nil, err
 	}
 	err = s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof.Step, s.recovery.hashAll(userID, codes))
-	if err := s.finish(ctx, ch, "ReplaceRecoveryCodes", err); err != nil {
+	if err := s.finish(ctx, &ch, "ReplaceRecoveryCodes", err); err != nil {
 		return nil, err
 	}
-	s.resealIfStale(ctx, ch)
+	s.resealIfStale(ctx, &ch)
 	s.emit(ctx, ch.event(EventRecoveryCodesRegenerated))
 	return codes, nil
 }

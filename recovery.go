@@ -94,20 +94,6 @@ func (h recoveryHasher) hash(userID, code string) []byte {
 	return h.appendHash(make([]byte, 0, sha256.Size), 0, userID, code)
 }
 
-// candidates returns the hash of code under every key of the ring, the
-// primary first: a batch issued before a rotation was hashed under an
-// older key and stays valid until it is regenerated.
-func (h recoveryHasher) candidates(userID, code string) [][]byte {
-	if len(h.macs) <= 1 {
-		return [][]byte{h.hash(userID, code)}
-	}
-	out := make([][]byte, len(h.macs))
-	for i := range h.macs {
-		out[i] = h.appendHash(make([]byte, 0, sha256.Size), i, userID, code)
-	}
-	return out
-}
-
 // hashAll hashes a batch under the primary key; the hashes share one
 // allocation.
 func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -88,7 +89,7 @@ func BenchmarkHTTPStatus(b *testing.B) {
 	if err := store.Enable(ctx, "alice", mfa.Enablement{Secret: make([]byte, 20), Step: 1, RecoveryCodes: [][]byte{{1}, {2}}}); err != nil {
 		b.Fatal(err)
 	}
-	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Audit: discard{}})
+	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Audit: discard{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
