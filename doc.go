@@ -8,9 +8,17 @@
 //   - Enable checks a code from the user's app against the pending secret,
 //     turns MFA on and returns ten recovery codes, shown to the user once
 //     and stored only as hashes.
-//   - Verify checks a code at login or for a step-up; RedeemRecoveryCode
-//     consumes a recovery code instead.
+//   - At login, after the host's password check, StartChallenge mints a
+//     token in place of a session; Challenge exchanges it and a TOTP or
+//     recovery code for the user ID to issue the session for.
+//   - Verify and RedeemRecoveryCode check a code for a host's own flows
+//     (step-up checks).
+//   - Disable turns MFA off; RegenerateRecoveryCodes replaces the batch.
 //   - Status tells whether MFA is on and how many recovery codes are left.
+//
+// With Config.Keys (a KeyRing), secrets are sealed at rest with
+// AES-256-GCM and recovery codes hashed with a key the database does not
+// hold; keys rotate online (Reseal). See SECURITY.md.
 //
 // Package memstore keeps the state in memory (tests, single-process apps),
 // package sqlstore in SQLite, PostgreSQL or MySQL, and package mfahttp

@@ -320,6 +320,15 @@ func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error)
 // nothing but the failure count changes. Of concurrent Enables for one user
 // at most one succeeds.
 func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, error) {
+	return s.issueCodes(ctx, "enable", userID, code, false, EventEnabled, func(ch *check, hashes [][]byte) (string, error) {
+		return "Enable", s.store.Enable(ctx, userID, Enablement{Secret: ch.st.Secret, Step: ch.proof.Step, RecoveryCodes: hashes})
+	})
+}
+
+// issueCodes checks a TOTP code of a known user, draws a batch of recovery
+// codes and has store accept the code's step with the batch's hashes in
+// one operation: Enable and RegenerateRecoveryCodes.
+func (s *Service) issueCodes(ctx context.Context, op, userID, code string, enabled bool, event EventType, store func(ch *check, hashes [][]byte) (storeOp string, err error)) ([]string, error) {
 	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
 	if err != nil {
 		return nil, err
@@ -328,19 +337,19 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 		return nil, err
 	}
 	var ch check
-	if err := s.begin(ctx, &ch, "enable", userID, false, cred); err != nil {
+	if err := s.begin(ctx, &ch, op, userID, enabled, cred); err != nil {
 		return nil, err
 	}
 	codes, err := newRecoveryCodes(s.rand)
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.Enable(ctx, userID, Enablement{Secret: ch.st.Secret, Step: ch.proof.Step, RecoveryCodes: s.recovery.hashAll(userID, codes)})
-	if err := s.finish(ctx, &ch, "Enable", err); err != nil {
+	storeOp, err := store(&ch, s.recovery.hashAll(userID, codes))
+	if err := s.finish(ctx, &ch, storeOp, err); err != nil {
 		return nil, err
 	}
 	s.resealIfStale(ctx, &ch)
-	s.emit(ctx, ch.event(EventEnabled))
+	s.emit(ctx, ch.event(event))
 	return codes, nil
 }
 
@@ -426,28 +435,9 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code string) ([]string, error) {
-	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.accountName(ctx, userID); err != nil {
-		return nil, err
-	}
-	var ch check
-	if err := s.begin(ctx, &ch, "regenerate_recovery_codes", userID, true, cred); err != nil {
-		return nil, err
-	}
-	codes, err := newRecoveryCodes(s.rand)
-	if err != nil {
-		return nil, err
-	}
-	err = s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof.Step, s.recovery.hashAll(userID, codes))
-	if err := s.finish(ctx, &ch, "ReplaceRecoveryCodes", err); err != nil {
-		return nil, err
-	}
-	s.resealIfStale(ctx, &ch)
-	s.emit(ctx, ch.event(EventRecoveryCodesRegenerated))
-	return codes, nil
+	return s.issueCodes(ctx, "regenerate_recovery_codes", userID, code, true, EventRecoveryCodesRegenerated, func(ch *check, hashes [][]byte) (string, error) {
+		return "ReplaceRecoveryCodes", s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof.Step, hashes)
+	})
 }
 
 // Status returns the user's MFA status. A user who never started setup has

@@ -239,6 +239,12 @@ type recoveryCodesResponse struct {
 // Enable serves POST /enable with {"code": "123456"}: it confirms the
 // pending secret and answers {"recovery_codes": [...]}, shown once.
 func (h *Handler) Enable(w http.ResponseWriter, r *http.Request) {
+	h.issueCodes(w, r, h.svc.Enable)
+}
+
+// issueCodes serves the endpoints that take {"code"} from a signed-in user
+// and answer with a new batch of recovery codes.
+func (h *Handler) issueCodes(w http.ResponseWriter, r *http.Request, issue func(ctx context.Context, userID, code string) ([]string, error)) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
@@ -251,7 +257,7 @@ func (h *Handler) Enable(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "code is required")
 		return
 	}
-	codes, err := h.svc.Enable(ctx, userID, *req.Code)
+	codes, err := issue(ctx, userID, *req.Code)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -322,24 +328,7 @@ func (h *Handler) Disable(w http.ResponseWriter, r *http.Request) {
 // {"code": "123456"}: it replaces the recovery codes and answers
 // {"recovery_codes": [...]}, shown once.
 func (h *Handler) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	ctx, userID, ok := h.begin(w, r)
-	if !ok {
-		return
-	}
-	var req codeRequest
-	if !h.decode(w, r, &req, false) {
-		return
-	}
-	if req.Code == nil {
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "code is required")
-		return
-	}
-	codes, err := h.svc.RegenerateRecoveryCodes(ctx, userID, *req.Code)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
+	h.issueCodes(w, r, h.svc.RegenerateRecoveryCodes)
 }
 
 // requestContext returns the request's context carrying its metadata for
