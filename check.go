@@ -74,25 +74,20 @@ type check struct {
 // allocation.
 func (s *Service) begin(ctx context.Context, ch *check, op, userID string, enabled bool, cred credential) error {
 	*ch = check{op: op, userID: userID, method: cred.method, now: s.now()}
+	if cred.method == MethodRecoveryCode {
+		return s.beginRecovery(ctx, ch, cred)
+	}
 	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.throttle})
 	var limited *RateLimitError
 	switch {
 	case errors.As(err, &limited):
-		e := ch.event(EventChallengeFailed)
-		e.Reason, e.RetryAfter = ReasonRateLimited, limited.RetryAfter
-		s.emit(ctx, e)
-		return limited
+		return s.rateLimited(ctx, ch, limited)
 	case isOutcome(err):
 		return err
 	case err != nil:
 		return s.storeErr("ReserveAttempt", err)
 	}
 	ch.st = st
-	if cred.method == MethodRecoveryCode {
-		ch.proof.RecoveryCode = s.recovery.hash(userID, cred.recovery)
-		ch.recovery, ch.hasher = cred.recovery, &s.recovery
-		return nil
-	}
 	ch.secret, ch.stale, err = s.plainSecret(userID, st.Secret)
 	if err != nil {
 		return fmt.Errorf("mfa: opening the stored secret: %w", err)
@@ -106,6 +101,60 @@ func (s *Service) begin(ctx context.Context, ch *check, op, userID string, enabl
 	}
 	ch.proof.Step = step
 	return nil
+}
+
+// beginRecovery starts the check of a recovery code of an enrolled user.
+// The failure budget is not reserved up front, as for a TOTP code: a
+// refused code is counted afterwards (countFailure), so that a valid one
+// is used up by a single statement. A burst of concurrent wrong guesses can
+// therefore pass the budget by the burst's size, which 59.5-bit codes make
+// worthless to an attacker; a lockout still refuses every code.
+func (s *Service) beginRecovery(ctx context.Context, ch *check, cred credential) error {
+	st, err := s.store.Get(ctx, ch.userID)
+	switch {
+	case err != nil:
+		return s.storeErr("Get", err)
+	case !st.Enabled:
+		return ErrNotEnabled
+	case st.LockedUntil.After(ch.now):
+		return s.rateLimited(ctx, ch, &RateLimitError{RetryAfter: st.LockedUntil.Sub(ch.now)})
+	}
+	ch.st = st
+	ch.proof.RecoveryCode = s.recovery.hash(ch.userID, cred.recovery)
+	ch.recovery, ch.hasher = cred.recovery, &s.recovery
+	return nil
+}
+
+// rateLimited audits a check refused by a lockout.
+func (s *Service) rateLimited(ctx context.Context, ch *check, limited *RateLimitError) error {
+	e := ch.event(EventChallengeFailed)
+	e.Reason, e.RetryAfter = ReasonRateLimited, limited.RetryAfter
+	s.emit(ctx, e)
+	return limited
+}
+
+// countFailure counts a refused recovery code against the user's budget;
+// ch.st then tells whether it started a lockout.
+func (s *Service) countFailure(ctx context.Context, ch *check) {
+	st, err := s.store.ReserveAttempt(ctx, ch.userID, Attempt{Enabled: true, Now: ch.now, Throttle: s.throttle})
+	switch {
+	case err == nil:
+		ch.st = st
+	case errors.Is(err, ErrRateLimited), isOutcome(err):
+	default:
+		s.logger.WarnContext(ctx, "mfa: counting a failed recovery code", "user_id", ch.userID, "err", err)
+	}
+}
+
+// succeeded clears the failure count after a recovery code was accepted
+// (a TOTP success clears it in the same statement that accepts the step).
+func (s *Service) succeeded(ctx context.Context, ch *check) {
+	if ch.method != MethodRecoveryCode || ch.st.Failures == 0 && ch.st.Lockouts == 0 {
+		return
+	}
+	if err := s.store.ResetThrottle(ctx, ch.userID); err != nil {
+		s.logger.WarnContext(ctx, "mfa: clearing the failure count", "user_id", ch.userID, "err", err)
+	}
 }
 
 // try runs accept with the check's proof and, while a recovery code is
@@ -142,10 +191,14 @@ func (s *Service) resealIfStale(ctx context.Context, ch *check) {
 func (s *Service) finish(ctx context.Context, ch *check, storeOp string, err error) error {
 	switch {
 	case err == nil:
+		s.succeeded(ctx, ch)
 		return nil
 	case errors.Is(err, ErrReplay):
 		return s.failed(ctx, ch, ReasonReplay)
 	case errors.Is(err, ErrInvalidCode):
+		if ch.method == MethodRecoveryCode {
+			s.countFailure(ctx, ch)
+		}
 		return s.failed(ctx, ch, ReasonInvalidCode)
 	case errors.Is(err, ErrInvalidTicket):
 		s.failed(ctx, ch, ReasonInvalidTicket)

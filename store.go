@@ -50,7 +50,7 @@ type Store interface {
 	// grows by one and Failures returns to zero. The caller sees that its
 	// attempt was the last one before the lockout by LockedUntil being after
 	// a.Now in the returned State. A later success (Enable, AdvanceStep,
-	// ConsumeRecoveryCode) clears the count and any lockout, so the budget is
+	// ResetThrottle) clears the count and any lockout, so the budget is
 	// exact under concurrency: at most MaxFailures checks run per lockout.
 	ReserveAttempt(ctx context.Context, userID string, a Attempt) (State, error)
 
@@ -73,13 +73,18 @@ type Store interface {
 	// calls with the same step exactly one succeeds.
 	AdvanceStep(ctx context.Context, userID string, step int64) error
 
-	// ConsumeRecoveryCode deletes the user's recovery code with this hash
-	// and clears Failures, Lockouts and LockedUntil. It returns ErrNotEnabled
-	// when MFA is not enabled and ErrInvalidCode when the user has no code
-	// with this hash (never had one, or it was consumed already); in both
-	// cases nothing changes. Of concurrent calls with the same hash exactly
-	// one succeeds.
+	// ConsumeRecoveryCode uses up the user's recovery code with this hash:
+	// "delete this hash and tell me whether it existed". It returns
+	// ErrNotEnabled when MFA is not enabled and ErrInvalidCode when the user
+	// has no unused code with this hash (never had one, or it was consumed
+	// already); in both cases nothing changes. It leaves the throttle as it
+	// is (the Service calls ResetThrottle when a success must clear it). Of
+	// concurrent calls with the same hash exactly one succeeds.
 	ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error
+
+	// ResetThrottle clears Failures, Lockouts and LockedUntil, ending any
+	// lockout. A user without state is not an error.
+	ResetThrottle(ctx context.Context, userID string) error
 
 	// ReplaceRecoveryCodes accepts time step step for the user, exactly as
 	// AdvanceStep, and in the same atomic operation replaces all of the
@@ -110,9 +115,8 @@ type Store interface {
 	// the ticket, in one atomic operation: the ticket with this hash must
 	// exist, be bound to userID and not have expired at now (else
 	// ErrInvalidTicket), and the proof must be accepted as by AdvanceStep
-	// (p.Step) or ConsumeRecoveryCode (p.RecoveryCode), with their errors.
-	// On success the throttle is cleared as by those methods; on any error
-	// nothing changes. Of concurrent completions of one ticket at most one
+	// (p.Step, which also clears the throttle) or ConsumeRecoveryCode
+	// (p.RecoveryCode), with their errors. On any error nothing changes. Of concurrent completions of one ticket at most one
 	// succeeds.
 	CompleteChallenge(ctx context.Context, hash []byte, userID string, p Proof, now time.Time) error
 

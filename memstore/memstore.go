@@ -151,6 +151,19 @@ func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []b
 	return s.accept(userID, mfa.Proof{RecoveryCode: hash})
 }
 
+// ResetThrottle implements mfa.Store.
+func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[userID]; u != nil {
+		u.resetThrottle()
+	}
+	return nil
+}
+
 // ReplaceRecoveryCodes implements mfa.Store.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error {
 	if err := ctx.Err(); err != nil {
@@ -244,7 +257,7 @@ func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, e
 }
 
 // accept checks and applies a proof for an enabled user: a newer time step
-// or an unused recovery code. It clears the throttle on success and changes
+// (which clears the throttle) or an unused recovery code. It changes
 // nothing on error. s.mu is held.
 func (s *Store) accept(userID string, p mfa.Proof) error {
 	u := s.users[userID]
@@ -256,12 +269,12 @@ func (s *Store) accept(userID string, p mfa.Proof) error {
 			return mfa.ErrInvalidCode
 		}
 		delete(u.codes, string(p.RecoveryCode))
-	} else {
-		if p.Step <= u.state.LastStep {
-			return mfa.ErrReplay
-		}
-		u.state.LastStep = p.Step
+		return nil
 	}
+	if p.Step <= u.state.LastStep {
+		return mfa.ErrReplay
+	}
+	u.state.LastStep = p.Step
 	u.resetThrottle()
 	return nil
 }

@@ -21,11 +21,6 @@ type dialect struct {
 	// setPending stores a pending secret unless MFA is enabled; it affects
 	// no row when it is.
 	setPending string
-	// consume marks a recovery code used and clears the throttle in one
-	// statement where the dialect can (PostgreSQL with a data-modifying
-	// WITH, MySQL with a multi-table UPDATE); empty means two statements in
-	// one transaction (SQLite).
-	consume string
 	// retryable reports a serialization failure, deadlock or busy database:
 	// the transaction is run again, a bounded number of times.
 	retryable func(error) bool
@@ -46,11 +41,6 @@ var (
 		returning: true,
 		setPending: `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret WHERE mfa_users.enabled = 0`,
-		consume: `WITH used AS (
-				UPDATE mfa_recovery_codes SET used = 1
-				WHERE user_id = ? AND code_hash = ? AND used = 0 RETURNING user_id)
-			UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0
-			WHERE user_id IN (SELECT user_id FROM used)`,
 		retryable: postgresRetryable,
 	}
 	mysqlDialect = dialect{
@@ -59,11 +49,6 @@ var (
 		// Affects 0 rows when enabled: the secret is set to itself.
 		setPending: `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
 			ON DUPLICATE KEY UPDATE secret = IF(enabled = 0, VALUES(secret), secret)`,
-		// Affects the code row, and the user row unless its throttle
-		// columns were zero already: one or two rows.
-		consume: `UPDATE mfa_recovery_codes c JOIN mfa_users u ON u.user_id = c.user_id
-			SET c.used = 1, u.failures = 0, u.lockouts = 0, u.locked_until = 0
-			WHERE c.user_id = ? AND c.code_hash = ? AND c.used = 0`,
 		retryable: mysqlRetryable,
 	}
 )

@@ -52,7 +52,8 @@
 //	                                                 +1 UPDATE when it starts a lockout
 //	Enable                3 tx        3 tx   3 tx    conditional UPDATE, DELETE, one 10-row INSERT
 //	AdvanceStep           1           1      1       conditional UPDATE
-//	ConsumeRecoveryCode   1           1      2 tx    UPDATE in WITH / multi-table UPDATE / UPDATE, UPDATE
+//	ConsumeRecoveryCode   1           1      1       conditional UPDATE (marks the code used)
+//	ResetThrottle         1           1      1       UPDATE
 //	ReplaceRecoveryCodes  3 tx        3 tx   3 tx    conditional UPDATE, DELETE, INSERT
 //	Disable (TOTP)        3 tx        3 tx   3 tx    conditional DELETE, DELETE codes, DELETE tickets
 //	CreateTicket          1           1      1       INSERT

@@ -117,9 +117,6 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 		listSecrets:       s.sql(`SELECT user_id, secret FROM mfa_users WHERE user_id > ? ORDER BY user_id LIMIT ?`),
 		insertCodes:       s.insertCodesSQL(mfa.RecoveryCodeCount),
 	}
-	if d.consume != "" {
-		s.q.consume = s.sql(d.consume)
-	}
 	return s, nil
 }
 
@@ -319,15 +316,20 @@ func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) erro
 	}))
 }
 
-// ConsumeRecoveryCode implements mfa.Store. A used code's row stays, marked
-// used, until the next batch replaces it: one statement on PostgreSQL and
-// MySQL, two in one transaction on SQLite.
+// ConsumeRecoveryCode implements mfa.Store with one conditional UPDATE. A
+// used code's row stays, marked used, until the next batch replaces it.
 func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
-	p := mfa.Proof{RecoveryCode: hash}
-	if s.q.consume != "" {
-		return s.wrap("consume recovery code", s.retry(ctx, func() error { return s.accept(ctx, s.db, userID, p) }))
-	}
-	return s.wrap("consume recovery code", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.accept(ctx, tx, userID, p) }))
+	return s.wrap("consume recovery code", s.retry(ctx, func() error {
+		return s.accept(ctx, s.db, userID, mfa.Proof{RecoveryCode: hash})
+	}))
+}
+
+// ResetThrottle implements mfa.Store with one UPDATE.
+func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
+	return s.wrap("reset throttle", s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.q.resetThrottle, userID)
+		return err
+	}))
 }
 
 // ReplaceRecoveryCodes implements mfa.Store: one transaction of the
@@ -512,38 +514,23 @@ func (s *Store) deleteRest(ctx context.Context, tx *sqlx.Tx, userID string) erro
 }
 
 // accept runs the statement that accepts a proof for an enabled user, on
-// the database or inside a transaction: the conditional step UPDATE, or the
-// dialect's recovery-code statement (on SQLite two statements, so ex must
-// be a transaction there). It clears the throttle on success; when nothing
-// changed it says why.
+// the database or inside a transaction: the conditional step UPDATE (which
+// also clears the throttle) or the UPDATE that marks a recovery code used.
+// When nothing changed it says why.
 func (s *Store) accept(ctx context.Context, ex sqlx.ExtContext, userID string, p mfa.Proof) error {
-	var res sql.Result
-	var err error
-	otherwise := mfa.ErrReplay
-	switch {
-	case p.RecoveryCode == nil:
-		res, err = ex.ExecContext(ctx, s.q.advance, p.Step, userID, p.Step)
-	case s.q.consume != "":
-		res, err = ex.ExecContext(ctx, s.q.consume, userID, p.RecoveryCode)
-		otherwise = mfa.ErrInvalidCode
-	default:
-		res, err = ex.ExecContext(ctx, s.q.consumeMark, userID, p.RecoveryCode)
-		otherwise = mfa.ErrInvalidCode
+	query, args, otherwise := s.q.advance, []any{p.Step, userID, p.Step}, mfa.ErrReplay
+	if p.RecoveryCode != nil {
+		query, args, otherwise = s.q.consumeMark, []any{userID, p.RecoveryCode}, mfa.ErrInvalidCode
 	}
+	res, err := ex.ExecContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
+	if err != nil || n > 0 {
 		return err
 	}
-	if n == 0 {
-		return s.notEnabledOr(ctx, ex, userID, otherwise)
-	}
-	if p.RecoveryCode != nil && s.q.consume == "" {
-		_, err = ex.ExecContext(ctx, s.q.resetThrottle, userID)
-	}
-	return err
+	return s.notEnabledOr(ctx, ex, userID, otherwise)
 }
 
 // notEnabledOr explains a conditional statement that changed nothing: the

@@ -338,13 +338,28 @@ var cases = []testCase{
 		require.NoError(h.t, h.store.ConsumeRecoveryCode(h.ctx, u, codes[0]))
 		st := h.get(u)
 		assert.Equal(h.t, 9, st.RecoveryCodes)
-		assert.Zero(h.t, st.Failures, "a success resets the count")
+		assert.Equal(h.t, 1, st.Failures, "the throttle is left to ResetThrottle")
 
 		assert.ErrorIs(h.t, h.store.ConsumeRecoveryCode(h.ctx, u, codes[0]), mfa.ErrInvalidCode, "each code works once")
 		assert.ErrorIs(h.t, h.store.ConsumeRecoveryCode(h.ctx, u, randomBytes(32)), mfa.ErrInvalidCode)
 		assert.ErrorIs(h.t, h.store.ConsumeRecoveryCode(h.ctx, other, codes[1]), mfa.ErrInvalidCode, "codes belong to one user")
 		assert.Equal(h.t, 9, h.get(u).RecoveryCodes)
 		assert.Equal(h.t, 10, h.get(other).RecoveryCodes)
+	}},
+	{"ResetThrottle", func(h *harness) {
+		u, _ := h.enabled()
+		for i := 0; i < throttle.MaxFailures; i++ {
+			_, err := h.reserve(u, true, T0)
+			require.NoError(h.t, err)
+		}
+		require.True(h.t, h.get(u).LockedUntil.After(T0))
+		require.NoError(h.t, h.store.ResetThrottle(h.ctx, u))
+		st := h.get(u)
+		assert.Zero(h.t, st.Failures)
+		assert.Zero(h.t, st.Lockouts)
+		assert.False(h.t, st.LockedUntil.After(T0), "the lockout is over")
+		assert.EqualValues(h.t, 100, st.LastStep, "nothing else changes")
+		require.NoError(h.t, h.store.ResetThrottle(h.ctx, h.user()), "a user without state is not an error")
 	}},
 	{"ConsumeRecoveryCodeNotEnabled", func(h *harness) {
 		u := h.user()
