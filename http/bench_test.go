@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -89,7 +88,7 @@ func BenchmarkHTTPStatus(b *testing.B) {
 	if err := store.Enable(ctx, "alice", mfa.Enablement{Secret: make([]byte, 20), Step: 1, RecoveryCodes: [][]byte{{1}, {2}}}); err != nil {
 		b.Fatal(err)
 	}
-	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Audit: discard{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Audit: discard{}, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

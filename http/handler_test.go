@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -434,3 +436,5 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
