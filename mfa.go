@@ -460,6 +460,19 @@ func (s *Service) Status(ctx context.Context, userID string) (Status, error) {
 	}, nil
 }
 
+// Unlock ends a user's lockout and clears the failure count, for support
+// staff who have verified the user by other means; it is the way out of a
+// permanent lockout (Throttle.MaxLockouts) short of DeleteUser.
+func (s *Service) Unlock(ctx context.Context, userID string) error {
+	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	if err := s.store.ResetThrottle(ctx, userID); err != nil {
+		return s.storeErr("ResetThrottle", err)
+	}
+	return nil
+}
+
 // DeleteUser removes all MFA state of a user, for hosts deleting an
 // account. Deleting a user without state is not an error.
 func (s *Service) DeleteUser(ctx context.Context, userID string) error {

@@ -225,7 +225,7 @@ type Throttle struct {
 	MaxLockout time.Duration
 	// MaxLockouts is the number of lockouts without a success in between
 	// after which the lock is permanent (PermanentLockout): only
-	// Service.DeleteUser, and a new enrolment, lift it. With the default 5
+	// Service.Unlock or Service.DeleteUser lift it. With the default 5
 	// failures the default 20 caps consecutive failed attempts at 100, as
 	// NIST SP 800-63B section 5.2.2 asks. A negative value means never.
 	MaxLockouts int
