@@ -1,21 +1,19 @@
 package mfa
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"fmt"
-	"image/png"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp"
 	pqhotp "github.com/pquerna/otp/hotp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa/internal/qrdecode"
 )
 
 // RFC 6238 Appendix B: each algorithm with its own seed length.
@@ -168,17 +166,12 @@ func TestQRCodeDecodesToURI(t *testing.T) {
 	}
 }
 
-// decodeQR decodes a PNG QR code with an independent decoder (ZXing's Go
-// port).
+// decodeQR decodes a PNG QR code with an independent decoder.
 func decodeQR(t *testing.T, data []byte) string {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(data))
-	require.NoError(t, err, "the PNG must be valid")
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	require.NoError(t, err)
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
-	require.NoError(t, err)
-	return res.GetText()
+	text, err := qrdecode.PNG(data)
+	require.NoError(t, err, "the PNG must be a valid QR code")
+	return text
 }
 
 // otpAlgorithm maps an Algorithm to pquerna/otp's, the independent

@@ -1,9 +1,6 @@
 package main_test
 
 import (
-	"bytes"
-	"encoding/base64"
-	"image/png"
 	"net/http"
 	"os"
 	"strings"
@@ -11,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa/internal/qrdecode"
 )
 
 // TestHTTPContract walks the whole contract of ../../shared/spec/http-api.md
@@ -267,15 +264,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 
 func decodeQR(t *testing.T, dataURL string) string {
 	t.Helper()
-	data, ok := strings.CutPrefix(dataURL, "data:image/png;base64,")
-	require.True(t, ok)
-	raw, err := base64.StdEncoding.DecodeString(data)
+	text, err := qrdecode.DataURL(dataURL)
 	require.NoError(t, err)
-	img, err := png.Decode(bytes.NewReader(raw))
-	require.NoError(t, err)
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	require.NoError(t, err)
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
-	require.NoError(t, err)
-	return res.GetText()
+	return text
 }
