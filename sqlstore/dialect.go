@@ -26,21 +26,24 @@ type dialect struct {
 	retryable func(error) bool
 }
 
+// setPendingOnConflict is the upsert of SQLite and PostgreSQL; its WHERE
+// makes it affect no row when MFA is enabled.
+const setPendingOnConflict = `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
+	ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret WHERE mfa_users.enabled = 0`
+
 var (
 	sqliteDialect = dialect{
 		name:      "sqlite",
 		bind:      sqlx.QUESTION,
 		returning: true,
-		setPending: `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret WHERE mfa_users.enabled = 0`,
+		setPending: setPendingOnConflict,
 		retryable: sqliteBusy,
 	}
 	postgresDialect = dialect{
 		name:      "postgres",
 		bind:      sqlx.DOLLAR,
 		returning: true,
-		setPending: `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret WHERE mfa_users.enabled = 0`,
+		setPending: setPendingOnConflict,
 		retryable: postgresRetryable,
 	}
 	mysqlDialect = dialect{
