@@ -33,18 +33,18 @@ const setPendingOnConflict = `INSERT INTO mfa_users (user_id, secret) VALUES (?,
 
 var (
 	sqliteDialect = dialect{
-		name:      "sqlite",
-		bind:      sqlx.QUESTION,
-		returning: true,
+		name:       "sqlite",
+		bind:       sqlx.QUESTION,
+		returning:  true,
 		setPending: setPendingOnConflict,
-		retryable: sqliteBusy,
+		retryable:  sqliteBusy,
 	}
 	postgresDialect = dialect{
-		name:      "postgres",
-		bind:      sqlx.DOLLAR,
-		returning: true,
+		name:       "postgres",
+		bind:       sqlx.DOLLAR,
+		returning:  true,
 		setPending: setPendingOnConflict,
-		retryable: postgresRetryable,
+		retryable:  postgresRetryable,
 	}
 	mysqlDialect = dialect{
 		name: "mysql",
