@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/identsphere/mfa/internal/qrdecode"
 )
 
 // RFC 6238 Appendix B: each algorithm with its own seed length.
@@ -153,25 +152,6 @@ func TestKeyURI(t *testing.T) {
 	assert.Equal(t, otp.DigitsEight, key.Digits())
 	assert.EqualValues(t, 30, key.Period())
 	assert.True(t, strings.HasPrefix(uri, "otpauth://totp/Example%20Corp:alice@example.com?"), uri)
-}
-
-func TestQRCodeDecodesToURI(t *testing.T) {
-	for _, text := range []string{
-		"otpauth://totp/Example:alice@example.com?algorithm=SHA1&digits=6&issuer=Example&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-		"otpauth://totp/A%20much%20longer%20issuer%20name:someone.with.a.long.address@subdomain.example.org?algorithm=SHA512&digits=8&issuer=A%20much%20longer%20issuer%20name&period=30&secret=" + strings.Repeat("ABCDEFGH", 13),
-	} {
-		data, err := qrPNG(text)
-		require.NoError(t, err)
-		assert.Equal(t, text, decodeQR(t, data))
-	}
-}
-
-// decodeQR decodes a PNG QR code with an independent decoder.
-func decodeQR(t *testing.T, data []byte) string {
-	t.Helper()
-	text, err := qrdecode.PNG(data)
-	require.NoError(t, err, "the PNG must be a valid QR code")
-	return text
 }
 
 // otpAlgorithm maps an Algorithm to pquerna/otp's, the independent

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/identsphere/mfa/internal/qrdecode"
+	"github.com/identsphere/mfa/examples/internal/qrdecode"
 )
 
 // TestHTTPContract walks the whole contract of ../../shared/spec/http-api.md

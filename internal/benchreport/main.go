@@ -30,7 +30,8 @@ func main() {
 
 	r := &report{results: map[string][]result{}}
 	c := strconv.Itoa(*count)
-	r.run(nil, "-bench", "^Benchmark(FloorTOTPInvalid|VerifyInvalidCode|Enable|RedeemRecoveryCode|Setup|PeerBcryptRecoveryScan|VerifyParallel)$", "-benchtime", "1s", "-count", c, ".")
+	r.run(nil, "-bench", "^Benchmark(FloorTOTPInvalid|VerifyInvalidCode|Enable|RedeemRecoveryCode|Setup|VerifyParallel)$", "-benchtime", "1s", "-count", c, ".")
+	r.run(nil, "-bench", "^BenchmarkPeerBcryptRecoveryScan$", "-benchtime", "1s", "-count", c, "./examples/server")
 	r.run(nil, "-bench", ".", "-benchtime", "1s", "-count", c, "./http")
 	r.run(nil, "-bench", "^Benchmark(FloorSelect1|FloorWrite|FloorEnableTx|Enable|AdvanceStep|ConsumeRecoveryCode)$", "-benchtime", "1s", "-count", c, "./sqlstore")
 	mem, sqlite, server := "1000,10000", "1000,10000", "1000,10000"

@@ -6,7 +6,7 @@
 // request gets a 5xx. It talks to loopback addresses only and stops by
 // itself.
 //
-//	go run ./internal/loadgen -targets http://127.0.0.1:8081,http://127.0.0.1:8082 -duration 20s
+//	go run ./examples/loadgen -targets http://127.0.0.1:8081,http://127.0.0.1:8082 -duration 20s
 //
 // It exits with status 1 when an invariant is broken.
 package main
