@@ -12,7 +12,6 @@ import (
 	pqhotp "github.com/pquerna/otp/hotp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
 )
 
 // RFC 6238 Appendix B: each algorithm with its own seed length.
