@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // A login with MFA takes two requests. The host checks the password, sees
@@ -40,11 +39,11 @@ func (s *Service) StartChallenge(ctx context.Context, userID string) (token stri
 		return "", ErrNotEnabled
 	}
 	raw := make([]byte, ticketBytes)
-	if _, err := io.ReadFull(s.rand, raw); err != nil {
+	if _, err := io.ReadFull(s.cfg.Rand, raw); err != nil {
 		return "", fmt.Errorf("mfa: reading random token: %w", err)
 	}
 	token = base64.RawURLEncoding.EncodeToString(raw)
-	t := Ticket{Hash: ticketHash(token), UserID: userID, ExpiresAt: s.now().Add(s.ticketTTL)}
+	t := Ticket{Hash: ticketHash(token), UserID: userID, ExpiresAt: s.cfg.Now().Add(s.cfg.TicketTTL)}
 	if err := s.store.CreateTicket(ctx, t); err != nil {
 		return "", s.storeErr("CreateTicket", err)
 	}
@@ -68,13 +67,13 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (us
 		return "", ErrInvalidTicket
 	}
 	hash := ticketHash(token)
-	now := s.now()
+	now := s.cfg.Now()
 	// The user ID is not known yet; a placeholder passes the shape check.
 	cred, err := s.parseCredential("-", c, true)
 	if err != nil {
 		return "", err
 	}
-	userID, err = s.store.ReserveTicket(ctx, hash, now, s.ticketAttempts)
+	userID, err = s.store.ReserveTicket(ctx, hash, now, s.cfg.TicketAttempts)
 	switch {
 	case errors.Is(err, ErrInvalidTicket):
 		s.emit(ctx, Event{Type: EventChallengeFailed, Operation: "challenge", Method: cred.method, Reason: ReasonInvalidTicket})
@@ -109,7 +108,7 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (us
 // many. Expired tickets never work and are also removed when presented;
 // hosts may call this on a schedule to keep the table small.
 func (s *Service) DeleteExpiredTickets(ctx context.Context) (int, error) {
-	n, err := s.store.DeleteExpiredTickets(ctx, s.now())
+	n, err := s.store.DeleteExpiredTickets(ctx, s.cfg.Now())
 	if err != nil {
 		return 0, s.storeErr("DeleteExpiredTickets", err)
 	}
@@ -119,22 +118,4 @@ func (s *Service) DeleteExpiredTickets(ctx context.Context) (int, error) {
 func ticketHash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
-}
-
-// ticketDefaults fills the ticket fields of a Service from cfg.
-func (s *Service) ticketDefaults(cfg Config) error {
-	switch {
-	case cfg.TicketTTL < 0:
-		return errors.New("mfa: config: TicketTTL may not be negative")
-	case cfg.TicketAttempts < 0:
-		return errors.New("mfa: config: TicketAttempts may not be negative")
-	}
-	s.ticketTTL, s.ticketAttempts = cfg.TicketTTL, cfg.TicketAttempts
-	if s.ticketTTL == 0 {
-		s.ticketTTL = 5 * time.Minute
-	}
-	if s.ticketAttempts == 0 {
-		s.ticketAttempts = 5
-	}
-	return nil
 }

@@ -73,11 +73,11 @@ type check struct {
 // ch is filled in by the caller's variable, so that a check costs no heap
 // allocation.
 func (s *Service) begin(ctx context.Context, ch *check, op, userID string, enabled bool, cred credential) error {
-	*ch = check{op: op, userID: userID, method: cred.method, now: s.now()}
+	*ch = check{op: op, userID: userID, method: cred.method, now: s.cfg.Now()}
 	if cred.method == MethodRecoveryCode {
 		return s.beginRecovery(ctx, ch, cred)
 	}
-	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.throttle})
+	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.cfg.Throttle})
 	var limited *RateLimitError
 	switch {
 	case errors.As(err, &limited):
@@ -136,13 +136,13 @@ func (s *Service) rateLimited(ctx context.Context, ch *check, limited *RateLimit
 // countFailure counts a refused recovery code against the user's budget;
 // ch.st then tells whether it started a lockout.
 func (s *Service) countFailure(ctx context.Context, ch *check) {
-	st, err := s.store.ReserveAttempt(ctx, ch.userID, Attempt{Enabled: true, Now: ch.now, Throttle: s.throttle})
+	st, err := s.store.ReserveAttempt(ctx, ch.userID, Attempt{Enabled: true, Now: ch.now, Throttle: s.cfg.Throttle})
 	switch {
 	case err == nil:
 		ch.st = st
 	case errors.Is(err, ErrRateLimited), isOutcome(err):
 	default:
-		s.logger.WarnContext(ctx, "mfa: counting a failed recovery code", "user_id", ch.userID, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "mfa: counting a failed recovery code", "user_id", ch.userID, "err", err)
 	}
 }
 
@@ -153,7 +153,7 @@ func (s *Service) succeeded(ctx context.Context, ch *check) {
 		return
 	}
 	if err := s.store.ResetThrottle(ctx, ch.userID); err != nil {
-		s.logger.WarnContext(ctx, "mfa: clearing the failure count", "user_id", ch.userID, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "mfa: clearing the failure count", "user_id", ch.userID, "err", err)
 	}
 }
 
@@ -164,8 +164,8 @@ func (ch *check) try(accept func(Proof) error) error {
 	if ch.hasher == nil || !errors.Is(err, ErrInvalidCode) {
 		return err
 	}
-	for k := 1; k < len(ch.hasher.macs) && errors.Is(err, ErrInvalidCode); k++ {
-		err = accept(Proof{RecoveryCode: ch.hasher.appendHash(nil, k, ch.userID, ch.recovery)})
+	for k := 1; k < len(ch.hasher.keys) && errors.Is(err, ErrInvalidCode); k++ {
+		err = accept(Proof{RecoveryCode: ch.hasher.hashUnder(k, ch.userID, ch.recovery)})
 	}
 	return err
 }
@@ -182,7 +182,7 @@ func (s *Service) resealIfStale(ctx context.Context, ch *check) {
 		_, err = s.store.ReplaceSecret(ctx, ch.userID, ch.st.Secret, sealed)
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "mfa: re-sealing a secret under the primary key failed", "user_id", ch.userID, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "mfa: re-sealing a secret under the primary key failed", "user_id", ch.userID, "err", err)
 	}
 }
 

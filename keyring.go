@@ -220,10 +220,10 @@ func associatedData(userID string) []byte {
 // storedSecret returns the form of secret the Store keeps: sealed under the
 // primary key, or the plain bytes without a key ring.
 func (s *Service) storedSecret(userID string, secret []byte) ([]byte, error) {
-	if s.keys == nil {
+	if s.cfg.Keys == nil {
 		return secret, nil
 	}
-	return s.keys.seal(s.rand, userID, secret)
+	return s.cfg.Keys.seal(s.cfg.Rand, userID, secret)
 }
 
 // plainSecret opens a stored secret. stale reports a secret that is not
@@ -232,18 +232,18 @@ func (s *Service) storedSecret(userID string, secret []byte) ([]byte, error) {
 func (s *Service) plainSecret(userID string, stored []byte) (secret []byte, stale bool, err error) {
 	keyID, sealed := isSealed(stored)
 	switch {
-	case s.keys == nil && sealed:
+	case s.cfg.Keys == nil && sealed:
 		return nil, false, &KeyError{KeyID: keyID, Missing: true}
 	case !sealed && !plainSecretSize(len(stored)):
 		return nil, false, errors.New("mfa: stored secret is neither sealed nor a plain secret")
 	case !sealed:
-		return stored, s.keys != nil, nil
+		return stored, s.cfg.Keys != nil, nil
 	}
-	secret, keyID, err = s.keys.open(userID, stored)
+	secret, keyID, err = s.cfg.Keys.open(userID, stored)
 	if err != nil {
 		return nil, false, err
 	}
-	return secret, keyID != s.keys.PrimaryID(), nil
+	return secret, keyID != s.cfg.Keys.PrimaryID(), nil
 }
 
 func plainSecretSize(n int) bool { return n == 20 || n == 32 || n == 64 }
@@ -265,7 +265,7 @@ type ResealReport struct {
 // does not open stops the walk with a *KeyError naming its key.
 func (s *Service) Reseal(ctx context.Context, batchSize int) (ResealReport, error) {
 	var rep ResealReport
-	if s.keys == nil {
+	if s.cfg.Keys == nil {
 		return rep, errors.New("mfa: reseal: no key ring configured")
 	}
 	if batchSize <= 0 {

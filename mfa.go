@@ -12,75 +12,6 @@ import (
 	"unicode/utf8"
 )
 
-// Errors. Callers test them with errors.Is; the Service returns them
-// unwrapped or wrapped with %w, never as decorated copies.
-var (
-	// ErrInvalidInput: a malformed argument (a code of the wrong length, an
-	// empty user ID). An *InputError says which field.
-	ErrInvalidInput = errors.New("mfa: invalid input")
-	// ErrSetupNotStarted: Enable was called before Setup.
-	ErrSetupNotStarted = errors.New("mfa: setup not started")
-	// ErrInvalidCode: the code did not match, or was used already.
-	ErrInvalidCode = errors.New("mfa: invalid code")
-	// ErrUserNotFound: Config.Account reported that the user no longer
-	// exists.
-	ErrUserNotFound = errors.New("mfa: user not found")
-	// ErrAlreadyEnabled: MFA is enabled already.
-	ErrAlreadyEnabled = errors.New("mfa: already enabled")
-	// ErrNotEnabled: the operation needs MFA to be enabled, and it is not.
-	ErrNotEnabled = errors.New("mfa: not enabled")
-	// ErrRateLimited: the user is locked out after too many failed checks.
-	// The error is a *RateLimitError that says for how long.
-	ErrRateLimited = errors.New("mfa: rate limited")
-	// ErrInvalidTicket: the login challenge token is unknown, expired,
-	// used, or out of attempts.
-	ErrInvalidTicket = errors.New("mfa: invalid or expired challenge token")
-	// ErrStore: the Store failed. The error is a *StoreError whose cause
-	// errors.Unwrap returns, for the host's logs.
-	ErrStore = errors.New("mfa: store failure")
-
-	// ErrReplay: the code matched a time step already accepted for the user.
-	// errors.Is(ErrReplay, ErrInvalidCode) holds, so callers that do not care
-	// why a code was refused need not test for it.
-	ErrReplay error = replayError{}
-)
-
-type replayError struct{}
-
-func (replayError) Error() string        { return "mfa: invalid code: time step already used" }
-func (replayError) Is(target error) bool { return target == ErrInvalidCode }
-
-// InputError is an ErrInvalidInput that names the offending field. Its
-// message never contains the value.
-type InputError struct {
-	Field   string // "code", "recovery_code", "user_id", …
-	Problem string // "must be 6 to 8 digits"
-}
-
-func (e *InputError) Error() string        { return "mfa: invalid " + e.Field + ": " + e.Problem }
-func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
-
-// RateLimitError is the ErrRateLimited a locked-out user gets.
-type RateLimitError struct {
-	// RetryAfter is how long the lockout lasts from the time of the check.
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("mfa: rate limited: retry after %s", e.RetryAfter.Round(time.Second))
-}
-func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
-
-// StoreError is an ErrStore with the Store's own error as its cause.
-type StoreError struct {
-	Op  string // the Store method
-	Err error
-}
-
-func (e *StoreError) Error() string        { return "mfa: store " + e.Op + ": " + e.Err.Error() }
-func (e *StoreError) Unwrap() error        { return e.Err }
-func (e *StoreError) Is(target error) bool { return target == ErrStore }
-
 // Config configures a Service. Every field documents what its zero value
 // means; only Issuer and Store are required.
 type Config struct {
@@ -148,94 +79,96 @@ type Config struct {
 // Service runs the MFA life cycle over a Store. It is safe for concurrent
 // use. Close it on shutdown to deliver queued audit events.
 type Service struct {
-	issuer   string
+	cfg      Config // validated, every default filled
 	store    Store
 	totp     totpParams
-	throttle Throttle
 	recovery recoveryHasher
-	keys     *KeyRing
-	logger   *slog.Logger
-	account  func(ctx context.Context, userID string) (string, error)
-	now      func() time.Time
-	rand     io.Reader
 	audit    *auditQueue
-
-	ticketTTL      time.Duration
-	ticketAttempts int
 }
 
 // New validates cfg, fills its defaults and returns a Service. It starts one
 // goroutine that delivers audit events until Close.
 func New(cfg Config) (*Service, error) {
-	switch {
-	case cfg.Issuer == "":
-		return nil, errors.New("mfa: config: Issuer is required")
-	case checkLabel("issuer", cfg.Issuer) != nil:
-		return nil, fmt.Errorf("mfa: config: Issuer: %w", checkLabel("issuer", cfg.Issuer))
-	case cfg.Store == nil:
-		return nil, errors.New("mfa: config: Store is required")
-	case cfg.Digits != 0 && cfg.Digits != 6 && cfg.Digits != 8:
-		return nil, fmt.Errorf("mfa: config: Digits must be 6 or 8, not %d", cfg.Digits)
-	case !cfg.Algorithm.valid():
-		return nil, fmt.Errorf("mfa: config: unknown %s", cfg.Algorithm)
-	case cfg.Period < 0 || cfg.Period%time.Second != 0:
-		return nil, fmt.Errorf("mfa: config: Period must be a positive whole number of seconds, not %s", cfg.Period)
-	case cfg.Throttle.Lockout < 0 || cfg.Throttle.MaxLockout < 0:
-		return nil, errors.New("mfa: config: Throttle durations may not be negative")
-	case cfg.AuditQueueSize < 0:
-		return nil, errors.New("mfa: config: AuditQueueSize may not be negative")
-	}
-	p := totpParams{alg: cfg.Algorithm, digits: cfg.Digits, period: cfg.Period, skew: cfg.Skew}
-	if p.digits == 0 {
-		p.digits = 6
-	}
-	if p.period == 0 {
-		p.period = 30 * time.Second
-	}
-	switch {
-	case p.skew == 0:
-		p.skew = 1
-	case p.skew < 0:
-		p.skew = 0
-	}
-	s := &Service{
-		issuer:   cfg.Issuer,
-		store:    cfg.Store,
-		totp:     p,
-		throttle: cfg.Throttle.withDefaults(),
-		account:  cfg.Account,
-		now:      cfg.Now,
-		rand:     cfg.Rand,
-	}
-	s.keys = cfg.Keys
-	s.recovery = newRecoveryHasher(cfg.Keys)
-	if err := s.ticketDefaults(cfg); err != nil {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if cfg.Keys == nil {
+		cfg.Logger.Warn("mfa: no key ring configured: TOTP secrets are stored in plaintext and recovery codes hashed without a key; set Config.Keys in production")
 	}
-	if s.rand == nil {
-		s.rand = rand.Reader
+	return &Service{
+		cfg:      cfg,
+		store:    cfg.Store,
+		totp:     totpParams{alg: cfg.Algorithm, digits: cfg.Digits, period: cfg.Period, skew: cfg.Skew},
+		recovery: newRecoveryHasher(cfg.Keys),
+		audit:    newAuditQueue(cfg.Audit, cfg.Logger, cfg.AuditQueueSize),
+	}, nil
+}
+
+// withDefaults validates cfg and returns it with every zero field that has
+// a default set to it. It is the one place where defaults are decided.
+func withDefaults(cfg Config) (Config, error) {
+	switch {
+	case cfg.Issuer == "":
+		return cfg, errors.New("mfa: config: Issuer is required")
+	case checkLabel("issuer", cfg.Issuer) != nil:
+		return cfg, fmt.Errorf("mfa: config: Issuer: %w", checkLabel("issuer", cfg.Issuer))
+	case cfg.Store == nil:
+		return cfg, errors.New("mfa: config: Store is required")
+	case cfg.Digits != 0 && cfg.Digits != 6 && cfg.Digits != 8:
+		return cfg, fmt.Errorf("mfa: config: Digits must be 6 or 8, not %d", cfg.Digits)
+	case !cfg.Algorithm.valid():
+		return cfg, fmt.Errorf("mfa: config: unknown %s", cfg.Algorithm)
+	case cfg.Period < 0 || cfg.Period%time.Second != 0:
+		return cfg, fmt.Errorf("mfa: config: Period must be a positive whole number of seconds, not %s", cfg.Period)
+	case cfg.Throttle.Lockout < 0 || cfg.Throttle.MaxLockout < 0:
+		return cfg, errors.New("mfa: config: Throttle durations may not be negative")
+	case cfg.TicketTTL < 0:
+		return cfg, errors.New("mfa: config: TicketTTL may not be negative")
+	case cfg.TicketAttempts < 0:
+		return cfg, errors.New("mfa: config: TicketAttempts may not be negative")
+	case cfg.AuditQueueSize < 0:
+		return cfg, errors.New("mfa: config: AuditQueueSize may not be negative")
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	setDefault(&cfg.Digits, 6)
+	setDefault(&cfg.Period, 30*time.Second)
+	switch {
+	case cfg.Skew == 0:
+		cfg.Skew = 1
+	case cfg.Skew < 0:
+		cfg.Skew = 0
 	}
-	s.logger = logger
-	if s.keys == nil {
-		logger.Warn("mfa: no key ring configured: TOTP secrets are stored in plaintext and recovery codes hashed without a key; set Config.Keys in production")
+	setDefault(&cfg.Throttle.MaxFailures, 5)
+	setDefault(&cfg.Throttle.Lockout, 30*time.Second)
+	setDefault(&cfg.Throttle.MaxLockout, 15*time.Minute)
+	setDefault(&cfg.Throttle.MaxLockouts, 20)
+	setDefault(&cfg.TicketTTL, 5*time.Minute)
+	setDefault(&cfg.TicketAttempts, 5)
+	setDefault(&cfg.AuditQueueSize, 1024)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	sink := cfg.Audit
-	if sink == nil {
-		sink = SlogAudit{Logger: logger}
+	if cfg.Audit == nil {
+		cfg.Audit = SlogAudit{Logger: cfg.Logger}
 	}
-	size := cfg.AuditQueueSize
-	if size == 0 {
-		size = 1024
+	if cfg.Account == nil {
+		cfg.Account = func(_ context.Context, userID string) (string, error) { return userID, nil }
 	}
-	s.audit = newAuditQueue(sink, logger, size)
-	return s, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	return cfg, nil
+}
+
+// setDefault sets *field to def when it is zero.
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
 }
 
 // Close stops accepting audit events and waits until the queued ones are
@@ -286,14 +219,11 @@ func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error)
 	if err := checkLabel("account", account); err != nil {
 		return nil, err
 	}
-	secret, err := s.totp.newSecret(s.rand)
+	secret, err := s.totp.newSecret(s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	uri, err := s.totp.keyURI(s.issuer, account, secret)
-	if err != nil {
-		return nil, err
-	}
+	uri := s.totp.keyURI(s.cfg.Issuer, account, secret)
 	png, err := qrPNG(uri)
 	if err != nil {
 		return nil, err
@@ -340,7 +270,7 @@ func (s *Service) issueCodes(ctx context.Context, op, userID, code string, enabl
 	if err := s.begin(ctx, &ch, op, userID, enabled, cred); err != nil {
 		return nil, err
 	}
-	codes, err := newRecoveryCodes(s.rand)
+	codes, err := newRecoveryCodes(s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -486,10 +416,7 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 }
 
 func (s *Service) accountName(ctx context.Context, userID string) (string, error) {
-	if s.account == nil {
-		return userID, nil
-	}
-	name, err := s.account(ctx, userID)
+	name, err := s.cfg.Account(ctx, userID)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
 		return "", ErrUserNotFound
@@ -504,7 +431,7 @@ func (s *Service) storeErr(op string, err error) error {
 }
 
 func (s *Service) emit(ctx context.Context, e Event) {
-	e.Time = s.now()
+	e.Time = s.cfg.Now()
 	e.Request, _ = RequestInfoFrom(ctx)
 	s.audit.emit(e)
 }

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"strings"
-	"sync"
 )
 
 // Recovery codes: RecoveryCodeCount codes of RecoveryCodeLength characters
@@ -42,10 +41,9 @@ func newRecoveryCodes(r io.Reader) ([]string, error) {
 			}
 		}
 	}
-	all := string(chars) // one allocation; the codes share it
 	codes := make([]string, RecoveryCodeCount)
 	for i := range codes {
-		codes[i] = all[i*RecoveryCodeLength : (i+1)*RecoveryCodeLength]
+		codes[i] = string(chars[i*RecoveryCodeLength : (i+1)*RecoveryCodeLength])
 	}
 	return codes, nil
 }
@@ -68,21 +66,19 @@ func parseRecoveryCode(code string) (string, error) {
 
 // recoveryHasher hashes recovery codes for storage: SHA-256 without a key
 // ring, HMAC-SHA-256 under each ring key's derived recovery key with one,
-// over a domain label, the user ID and the code. Binding the user ID means
-// one table dump cannot be attacked for every user at once, and a hash
-// copied to another user's rows matches nothing.
+// over a domain label, the user ID (prefixed with its length) and the code.
+// Binding the user ID means one table dump cannot be attacked for every
+// user at once, and a hash copied to another user's rows matches nothing.
 type recoveryHasher struct {
-	macs []*sync.Pool // keyed HMAC states in ring order; nil: plain SHA-256
+	keys [][]byte // HMAC keys in ring order; nil: plain SHA-256
 }
 
 func newRecoveryHasher(ring *KeyRing) recoveryHasher {
-	if ring == nil {
-		return recoveryHasher{}
-	}
 	var h recoveryHasher
-	for _, k := range ring.keys {
-		key := k.recovery
-		h.macs = append(h.macs, &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }})
+	if ring != nil {
+		for _, k := range ring.keys {
+			h.keys = append(h.keys, k.recovery)
+		}
 	}
 	return h
 }
@@ -91,50 +87,31 @@ const recoveryHashLabel = "identsphere/mfa recovery code v1\x00"
 
 // hash returns the stored form of code for userID under the primary key.
 func (h recoveryHasher) hash(userID, code string) []byte {
-	return h.appendHash(make([]byte, 0, sha256.Size), 0, userID, code)
+	return h.hashUnder(0, userID, code)
 }
 
-// hashAll hashes a batch under the primary key; the hashes share one
-// allocation.
+// hashAll hashes a batch under the primary key.
 func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
-	sums := make([]byte, 0, len(codes)*sha256.Size)
 	out := make([][]byte, len(codes))
 	for i, code := range codes {
-		sums = h.appendHash(sums, 0, userID, code)
-		out[i] = sums[i*sha256.Size : (i+1)*sha256.Size : (i+1)*sha256.Size]
+		out[i] = h.hash(userID, code)
 	}
 	return out
 }
 
-// appendHash appends the hash of (label, len(userID), userID, code) under
-// ring key k to dst.
-func (h recoveryHasher) appendHash(dst []byte, k int, userID, code string) []byte {
-	if h.macs != nil {
-		return h.appendHMAC(dst, k, userID, code)
+// hashUnder returns the hash of code for userID under ring key k.
+func (h recoveryHasher) hashUnder(k int, userID, code string) []byte {
+	var mac hash.Hash
+	if h.keys == nil {
+		mac = sha256.New()
+	} else {
+		mac = hmac.New(sha256.New, h.keys[k])
 	}
-	var buf [recoveryMessageMax]byte
-	sum := sha256.Sum256(recoveryMessage(buf[:0], userID, code))
-	return append(dst, sum[:]...)
-}
-
-func (h recoveryHasher) appendHMAC(dst []byte, k int, userID, code string) []byte {
-	mac := h.macs[k].Get().(hash.Hash)
-	defer h.macs[k].Put(mac)
-	mac.Reset()
-	var buf [recoveryMessageMax]byte
-	mac.Write(recoveryMessage(buf[:0], userID, code))
-	return mac.Sum(dst)
-}
-
-const recoveryMessageMax = len(recoveryHashLabel) + 4 + MaxUserIDLength + RecoveryCodeLength
-
-// recoveryMessage appends the hashed message to dst: the label, the user ID
-// prefixed with its length, and the code.
-func recoveryMessage(dst []byte, userID, code string) []byte {
-	dst = append(dst, recoveryHashLabel...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(userID)))
-	dst = append(dst, userID...)
-	return append(dst, code...)
+	mac.Write([]byte(recoveryHashLabel))
+	mac.Write(binary.BigEndian.AppendUint32(nil, uint32(len(userID))))
+	mac.Write([]byte(userID))
+	mac.Write([]byte(code))
+	return mac.Sum(nil)
 }
 
 // RecoveryCodeHashes returns the form in which the Store keeps codes for

@@ -234,23 +234,6 @@ type Throttle struct {
 // PermanentLockout is the length of the last lockout MaxLockouts allows.
 const PermanentLockout = 100 * 365 * 24 * time.Hour
 
-// withDefaults returns t with its zero fields set to their defaults.
-func (t Throttle) withDefaults() Throttle {
-	if t.MaxFailures == 0 {
-		t.MaxFailures = 5
-	}
-	if t.Lockout == 0 {
-		t.Lockout = 30 * time.Second
-	}
-	if t.MaxLockout == 0 {
-		t.MaxLockout = 15 * time.Minute
-	}
-	if t.MaxLockouts == 0 {
-		t.MaxLockouts = 20
-	}
-	return t
-}
-
 // Backoff returns the length of a lockout that follows lockouts earlier
 // lockouts without a success in between: Lockout doubled lockouts times,
 // capped at MaxLockout; PermanentLockout when it is lockout number

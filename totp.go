@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -93,7 +94,7 @@ func (p totpParams) newSecret(r io.Reader) ([]byte, error) {
 // ?secret=…&issuer=…&algorithm=…&digits=…&period=…. It is built here
 // rather than by pquerna/otp, whose query encoding leaves '&' in an issuer
 // unescaped. checkLabel has vetted issuer and account.
-func (p totpParams) keyURI(issuer, account string, secret []byte) (string, error) {
+func (p totpParams) keyURI(issuer, account string, secret []byte) string {
 	label := url.URL{Path: "/" + issuer + ":" + account} // escapes the path as a URL must
 	var b strings.Builder
 	b.WriteString("otpauth://totp")
@@ -108,7 +109,7 @@ func (p totpParams) keyURI(issuer, account string, secret []byte) (string, error
 	b.WriteString(strconv.Itoa(p.digits))
 	b.WriteString("&period=")
 	b.WriteString(strconv.Itoa(int(p.period / time.Second)))
-	return b.String(), nil
+	return b.String()
 }
 
 // checkLabel validates an issuer or account name for the otpauth label
@@ -179,18 +180,12 @@ func (p totpParams) match(secret []byte, value uint32, now time.Time) int64 {
 	return matched
 }
 
-// powers10 holds 10^digits for the code lengths in use.
-var powers10 = [...]uint32{6: 1_000_000, 7: 10_000_000, 8: 100_000_000}
-
-// hotp computes the RFC 4226 code for counter with a keyed mac, reusing it.
+// hotp computes the RFC 4226 code for counter with a keyed mac.
 func hotp(mac hash.Hash, counter uint64, digits int) uint32 {
-	var msg [8]byte
-	var sum [sha512.Size]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
 	mac.Reset()
-	mac.Write(msg[:])
-	h := mac.Sum(sum[:0])
+	mac.Write(binary.BigEndian.AppendUint64(nil, counter))
+	h := mac.Sum(nil)
 	off := h[len(h)-1] & 0x0f
 	bin := binary.BigEndian.Uint32(h[off:]) & 0x7fffffff
-	return bin % powers10[digits]
+	return bin % uint32(math.Pow10(digits))
 }
