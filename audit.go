@@ -21,6 +21,9 @@ const (
 	EventRecoveryCodeUsed         EventType = "auth.mfa.recovery_code_used"
 	EventRecoveryCodesRegenerated EventType = "auth.mfa.recovery_codes_regenerated"
 	EventLocked                   EventType = "auth.mfa.locked"
+	EventFactorAdded              EventType = "auth.mfa.factor_added"
+	EventFactorRemoved            EventType = "auth.mfa.factor_removed"
+	EventCloneSuspected           EventType = "auth.mfa.clone_suspected"
 )
 
 // Reasons a check failed, in Event.Reason.
@@ -33,19 +36,29 @@ const (
 
 // Event is one audit record. It never holds a secret, a code or a hash.
 type Event struct {
+	// ID is unique to the event (26 characters of base32), so that a sink
+	// that may receive it twice (at-least-once delivery) can tell.
+	ID     string
 	Type   EventType
 	UserID string
 	Time   time.Time
 	// Operation is the Service method that emitted the event: "setup",
 	// "enable", "verify", "redeem_recovery_code", ….
 	Operation string
-	// Method is the kind of credential checked: MethodTOTP or
-	// MethodRecoveryCode; empty for events without a check.
+	// Method is the kind of credential checked: MethodTOTP,
+	// MethodRecoveryCode or MethodWebAuthn; empty for events without a
+	// check.
 	Method string
+	// FactorID is the factor the event is about: the one added or
+	// removed, or the one whose credential was checked; empty otherwise.
+	FactorID string
 	// Reason says why a check failed (Reason… constants); empty otherwise.
 	Reason string
 	// RetryAfter is the lockout length on EventLocked.
 	RetryAfter time.Duration
+	// Permanent is set on EventLocked for a lockout that no longer ends by
+	// itself, and on a check refused by one.
+	Permanent bool
 	// Request is the metadata the caller put in the context with
 	// WithRequestInfo.
 	Request RequestInfo
@@ -67,6 +80,7 @@ type SlogAudit struct {
 // RecordEvent logs e.
 func (a SlogAudit) RecordEvent(ctx context.Context, e Event) error {
 	attrs := []slog.Attr{
+		slog.String("event_id", e.ID),
 		slog.String("user_id", e.UserID),
 		slog.Time("time", e.Time),
 		slog.String("operation", e.Operation),
@@ -74,11 +88,17 @@ func (a SlogAudit) RecordEvent(ctx context.Context, e Event) error {
 	if e.Method != "" {
 		attrs = append(attrs, slog.String("method", e.Method))
 	}
+	if e.FactorID != "" {
+		attrs = append(attrs, slog.String("factor_id", e.FactorID))
+	}
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))
 	}
 	if e.RetryAfter > 0 {
 		attrs = append(attrs, slog.Duration("retry_after", e.RetryAfter))
+	}
+	if e.Permanent {
+		attrs = append(attrs, slog.Bool("permanent", true))
 	}
 	if e.Request.IP != "" {
 		attrs = append(attrs, slog.String("ip", e.Request.IP))
@@ -185,4 +205,15 @@ func (q *auditQueue) close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// An EventStore is a Store that keeps audit events itself, as a
+// transactional outbox: it writes the events a state-changing method is
+// given in the same atomic operation as the change, and AppendEvents those
+// of refused checks. The Service then delivers events from the store
+// instead of its in-memory queue, so that a crash loses none.
+type EventStore interface {
+	Store
+	// AppendEvents writes events durably, in their order.
+	AppendEvents(ctx context.Context, events []Event) error
 }

@@ -12,10 +12,10 @@ import (
 // A login with MFA takes two requests. The host checks the password, sees
 // Status.Enabled and, instead of a session, hands the client a token from
 // StartChallenge. The client sends the token back with a code; Challenge
-// checks both and returns the user ID, and only then does the host issue
-// the session. The token is the ticket's only key: random, stored only as
-// its SHA-256, bound to one user, single-use on success, expiring, and with
-// an attempt budget of its own on top of the user's.
+// checks both and says which user passed, and only then does the host
+// issue the session. The token is the ticket's only key: random, stored only
+// as its SHA-256, bound to one user, single-use on success, expiring, and
+// with an attempt budget of its own on top of the user's.
 
 // ticketBytes is the token's entropy: 256 bits.
 const ticketBytes = 32
@@ -51,57 +51,89 @@ func (s *Service) StartChallenge(ctx context.Context, userID string) (token stri
 }
 
 // Challenge completes a login: it checks the token from StartChallenge and
-// the user's TOTP code or recovery code, and returns the user ID to issue
-// the session for. The token is used up on success; a recovery code is
-// consumed; a TOTP time step is accepted once. Of concurrent Challenges
-// with one token at most one succeeds.
+// the user's TOTP code or recovery code, and says which user passed, to
+// issue the session for. The token is used up on success; a recovery code
+// is consumed; a TOTP time step is accepted once per authenticator. Of
+// concurrent Challenges with one token at most one succeeds.
 //
-// Errors: ErrInvalidInput (no token, or a code of the wrong shape),
-// ErrInvalidTicket (unknown, expired, used or out of attempts),
-// ErrInvalidCode (and ErrReplay), ErrRateLimited, ErrStore.
-func (s *Service) Challenge(ctx context.Context, token string, c Credential) (userID string, err error) {
+// The answers come in this order: a token that is unknown or expired is
+// ErrInvalidTicket before anything else; then a credential of the wrong
+// shape (ErrInvalidInput); then a lockout of the token's user
+// (ErrRateLimited), also when the token is out of attempts; then a token
+// out of attempts, or of a user the host deleted or who turned MFA off,
+// (ErrInvalidTicket); then a refused credential (ErrInvalidCode, and
+// ErrReplay).
+func (s *Service) Challenge(ctx context.Context, token string, c Credential) (Verification, error) {
 	if token == "" {
-		return "", &InputError{Field: "mfa_token", Problem: "is required"}
+		return Verification{}, &InputError{Field: "mfa_token", Problem: "mfa_token is required"}
 	}
 	if len(token) > maxTokenLength {
-		return "", ErrInvalidTicket
+		return Verification{}, s.invalidTicket(ctx, MethodTOTP)
 	}
-	hash := ticketHash(token)
-	now := s.cfg.Now()
-	// The user ID is not known yet; a placeholder passes the shape check.
-	cred, err := s.parseCredential("-", c, true)
+	hash, now := ticketHash(token), s.cfg.Now()
+	cred, err := s.parseCredential(c, true)
 	if err != nil {
-		return "", err
-	}
-	userID, err = s.store.ReserveTicket(ctx, hash, now, s.cfg.TicketAttempts)
-	switch {
-	case errors.Is(err, ErrInvalidTicket):
-		s.emit(ctx, Event{Type: EventChallengeFailed, Operation: "challenge", Method: cred.method, Reason: ReasonInvalidTicket})
-		return "", ErrInvalidTicket
-	case err != nil:
-		return "", s.storeErr("ReserveTicket", err)
-	}
-	var ch check
-	err = s.begin(ctx, &ch, "challenge", userID, true, cred)
-	if errors.Is(err, ErrNotEnabled) {
-		return "", ErrInvalidTicket // MFA was turned off after the ticket was minted
-	}
-	if err != nil {
-		return "", err
-	}
-	err = ch.try(func(p Proof) error { return s.store.CompleteChallenge(ctx, hash, userID, p, now) })
-	if err := s.finish(ctx, &ch, "CompleteChallenge", err); err != nil {
-		if errors.Is(err, ErrNotEnabled) {
-			return "", ErrInvalidTicket
+		// A bad shape changes nothing, but an unknown token answers first.
+		if _, lerr := s.store.LookupTicket(ctx, hash, now); lerr != nil {
+			return Verification{}, s.ticketErr(ctx, cred.method, lerr)
 		}
-		return "", err
+		return Verification{}, err
 	}
-	s.resealIfStale(ctx, &ch)
-	if ch.method == MethodRecoveryCode {
-		s.emit(ctx, ch.event(EventRecoveryCodeUsed))
+	userID, err := s.store.ReserveTicket(ctx, hash, now, s.cfg.TicketAttempts)
+	if err != nil {
+		if userID != "" && errors.Is(err, ErrInvalidTicket) {
+			// Out of attempts: a locked user hears so, with the wait.
+			if st, gerr := s.store.Get(ctx, userID); gerr == nil {
+				if limited := s.cfg.Throttle.Locked(st.Lockouts, st.LockedUntil, now); limited != nil {
+					return Verification{}, s.refused(ctx, &check{op: "challenge", userID: userID, cred: cred, now: now}, limited)
+				}
+			}
+		}
+		return Verification{}, s.ticketErr(ctx, cred.method, err)
 	}
-	s.emit(ctx, ch.event(EventChallengeSucceeded))
-	return userID, nil
+	if _, err := s.account(ctx, userID); errors.Is(err, ErrUserNotFound) {
+		return Verification{}, s.invalidTicket(ctx, cred.method)
+	} else if err != nil {
+		return Verification{}, err
+	}
+	ch, err := s.reserve(ctx, "challenge", userID, true, cred)
+	if errors.Is(err, ErrNotEnabled) {
+		return Verification{}, s.invalidTicket(ctx, cred.method) // MFA was turned off after the ticket was minted
+	}
+	if err != nil {
+		return Verification{}, err
+	}
+	if err := s.match(ctx, ch, isActive); err != nil {
+		return Verification{}, err
+	}
+	err = s.commit(ctx, ch.successEvents(EventChallengeSucceeded), func(events []Event) error {
+		return s.store.CompleteChallenge(ctx, hash, userID, ch.proof, now, events)
+	})
+	if errors.Is(err, ErrInvalidTicket) || errors.Is(err, ErrNotEnabled) {
+		return Verification{}, s.invalidTicket(ctx, cred.method)
+	}
+	if err := s.finish(ctx, ch, "CompleteChallenge", err); err != nil {
+		return Verification{}, err
+	}
+	return ch.verification(), nil
+}
+
+// ticketErr returns the error of a refused ticket: ErrInvalidTicket,
+// audited, or a *StoreError.
+func (s *Service) ticketErr(ctx context.Context, method string, err error) error {
+	if errors.Is(err, ErrInvalidTicket) {
+		return s.invalidTicket(ctx, method)
+	}
+	return s.storeErr("ReserveTicket", err)
+}
+
+// invalidTicket audits a refused challenge token and returns
+// ErrInvalidTicket.
+func (s *Service) invalidTicket(ctx context.Context, method string) error {
+	if err := s.record(ctx, Event{Type: EventChallengeFailed, Operation: "challenge", Method: method, Reason: ReasonInvalidTicket}); err != nil {
+		return err
+	}
+	return ErrInvalidTicket
 }
 
 // DeleteExpiredTickets deletes expired login challenges and returns how

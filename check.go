@@ -7,218 +7,176 @@ import (
 	"time"
 )
 
-// Credential is a second factor the user submitted: a TOTP code from the
-// authenticator app or one of the recovery codes. Exactly one is set.
+// Credential is a second factor the user submitted: a TOTP code from one of
+// the user's authenticator apps or one of the recovery codes. Exactly one is
+// set.
 type Credential struct {
 	Code         string
 	RecoveryCode string
 }
 
-// The Method of an Event: which kind of credential was checked.
+// The Method of an Event or a Verification: which kind of credential was
+// checked.
 const (
 	MethodTOTP         = "totp"
 	MethodRecoveryCode = "recovery_code"
+	MethodWebAuthn     = "webauthn"
 )
+
+// Verification says what a successful check accepted.
+type Verification struct {
+	// UserID is the user who passed.
+	UserID string
+	// Method is MethodTOTP, MethodRecoveryCode or MethodWebAuthn.
+	Method string
+	// FactorID is the authenticator whose credential matched; empty for a
+	// recovery code.
+	FactorID string
+	// At is the time of the check.
+	At time.Time
+}
 
 // credential is a Credential whose shape was checked before any Store call.
 type credential struct {
 	method   string
-	value    uint32 // the TOTP code
-	ok       bool   // the TOTP code has the configured digits and only digits
+	code     uint32 // the TOTP code's value
+	codeOK   bool   // the TOTP code has the configured digits and only digits
 	recovery string // the trimmed recovery code
 }
 
-// parseCredential checks the user ID and the credential's shape, so that
-// bad input is refused before anything changes.
-func (s *Service) parseCredential(userID string, c Credential, recoveryAllowed bool) (credential, error) {
-	if err := checkUserID(userID); err != nil {
-		return credential{}, err
-	}
+// parseCredential checks the credential's shape, so that bad input is
+// refused before anything changes. recoveryAllowed says whether the
+// operation takes a recovery code.
+func (s *Service) parseCredential(c Credential, recoveryAllowed bool) (credential, error) {
 	switch {
 	case c.Code != "" && c.RecoveryCode != "":
-		return credential{}, &InputError{Field: "code", Problem: "give a code or a recovery code, not both"}
+		return credential{}, &InputError{Field: "recovery_code", Problem: "give code or recovery_code, not both"}
 	case c.RecoveryCode != "" && !recoveryAllowed:
-		return credential{}, &InputError{Field: "recovery_code", Problem: "is not accepted here; give a code"}
+		return credential{}, &InputError{Field: "recovery_code", Problem: "recovery_code is not accepted here; give code"}
 	case c.RecoveryCode != "":
 		code, err := parseRecoveryCode(c.RecoveryCode)
 		return credential{method: MethodRecoveryCode, recovery: code}, err
 	}
 	value, ok, err := s.totp.parseCode(c.Code)
-	return credential{method: MethodTOTP, value: value, ok: ok}, err
+	return credential{method: MethodTOTP, code: value, codeOK: ok}, err
 }
 
-// check is one code check in progress: an attempt was taken from the
-// failure budget and the proof found; the Store operation that accepts the
-// proof remains.
+// check is one credential check in progress: an attempt was taken from the
+// user's failure budget; match finds the proof, and a Store operation then
+// accepts it.
 type check struct {
 	op, userID string
-	method     string
-	st         State
+	cred       credential
 	now        time.Time
+	res        Reservation
 	proof      Proof
-	// recovery is the submitted recovery code, hashed under the older keys
-	// of the ring only if the primary key's hash is refused.
-	recovery string
-	hasher   *recoveryHasher
-	// secret is the opened TOTP secret; stale means it is stored under an
-	// old key (or in plaintext) and is re-sealed after a success.
-	secret []byte
-	stale  bool
+	factorID   string // the factor the credential matched, if any
 }
 
-// begin reserves an attempt and finds the proof: the matching time step of
-// a TOTP code, or the hash of a recovery code. A TOTP code that matches no
-// step is a failed check.
-//
-// ch is filled in by the caller's variable, so that a check costs no heap
-// allocation.
-func (s *Service) begin(ctx context.Context, ch *check, op, userID string, enabled bool, cred credential) error {
-	*ch = check{op: op, userID: userID, method: cred.method, now: s.cfg.Now()}
-	if cred.method == MethodRecoveryCode {
-		return s.beginRecovery(ctx, ch, cred)
-	}
-	st, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.cfg.Throttle})
+// reserve takes an attempt from the user's failure budget for a check of
+// cred. enabled is the state the operation needs. A lockout is audited and
+// returned as a *RateLimitError.
+func (s *Service) reserve(ctx context.Context, op, userID string, enabled bool, cred credential) (*check, error) {
+	ch := &check{op: op, userID: userID, cred: cred, now: s.cfg.Now()}
+	res, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.cfg.Throttle})
 	var limited *RateLimitError
 	switch {
 	case errors.As(err, &limited):
-		return s.rateLimited(ctx, ch, limited)
-	case isOutcome(err):
-		return err
+		return nil, s.refused(ctx, ch, limited)
+	case outcome(err) != nil:
+		return nil, outcome(err)
 	case err != nil:
-		return s.storeErr("ReserveAttempt", err)
+		return nil, s.storeErr("ReserveAttempt", err)
 	}
-	ch.st = st
-	ch.secret, ch.stale, err = s.plainSecret(userID, st.Secret)
-	if err != nil {
-		return fmt.Errorf("mfa: opening the stored secret: %w", err)
-	}
-	step := int64(-1)
-	if cred.ok {
-		step = s.totp.match(ch.secret, cred.value, ch.now)
-	}
-	if step < 0 {
-		return s.failed(ctx, ch, ReasonInvalidCode)
-	}
-	ch.proof.Step = step
-	return nil
+	ch.res = res
+	return ch, nil
 }
 
-// beginRecovery starts the check of a recovery code of an enrolled user.
-// The failure budget is not reserved up front, as for a TOTP code: a
-// refused code is counted afterwards (countFailure), so that a valid one
-// is used up by a single statement. A burst of concurrent wrong guesses can
-// therefore pass the budget by the burst's size, which 59.5-bit codes make
-// worthless to an attacker; a lockout still refuses every code.
-func (s *Service) beginRecovery(ctx context.Context, ch *check, cred credential) error {
-	st, err := s.store.Get(ctx, ch.userID)
-	switch {
-	case err != nil:
-		return s.storeErr("Get", err)
-	case !st.Enabled:
-		return ErrNotEnabled
-	case st.LockedUntil.After(ch.now):
-		return s.rateLimited(ctx, ch, &RateLimitError{RetryAfter: st.LockedUntil.Sub(ch.now)})
-	}
-	ch.st = st
-	ch.proof.RecoveryCode = s.recovery.hash(ch.userID, cred.recovery)
-	ch.recovery, ch.hasher = cred.recovery, &s.recovery
-	return nil
-}
-
-// rateLimited audits a check refused by a lockout.
-func (s *Service) rateLimited(ctx context.Context, ch *check, limited *RateLimitError) error {
+// refused audits a check refused by a lockout and returns the lockout.
+func (s *Service) refused(ctx context.Context, ch *check, limited *RateLimitError) error {
 	e := ch.event(EventChallengeFailed)
-	e.Reason, e.RetryAfter = ReasonRateLimited, limited.RetryAfter
-	s.emit(ctx, e)
+	e.Reason, e.RetryAfter, e.Permanent = ReasonRateLimited, limited.RetryAfter, limited.Permanent
+	if err := s.record(ctx, e); err != nil {
+		return err
+	}
 	return limited
 }
 
-// countFailure counts a refused recovery code against the user's budget;
-// ch.st then tells whether it started a lockout.
-func (s *Service) countFailure(ctx context.Context, ch *check) {
-	st, err := s.store.ReserveAttempt(ctx, ch.userID, Attempt{Enabled: true, Now: ch.now, Throttle: s.cfg.Throttle})
-	switch {
-	case err == nil:
-		ch.st = st
-	case errors.Is(err, ErrRateLimited), isOutcome(err):
-	default:
-		s.cfg.Logger.WarnContext(ctx, "mfa: counting a failed recovery code", "user_id", ch.userID, "err", err)
+// match finds the proof for the reserved check among the factors that
+// pass candidate: the factor and time step a TOTP code matches, or the
+// hashes of a recovery code. A TOTP code that matches none of them is a
+// failed check.
+func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) bool) error {
+	ch.proof.UsedAt = ch.now
+	if ch.cred.method == MethodRecoveryCode {
+		ch.proof.RecoveryCode = s.recovery.hashes(ch.userID, ch.cred.recovery)
+		return nil
 	}
+	// Every candidate is computed, whether an earlier one matched or not.
+	for _, f := range ch.res.Factors {
+		if f.Type != FactorTOTP || !candidate(f) {
+			continue
+		}
+		secret, stale, err := s.plainSecret(ch.userID, f.Secret)
+		if err != nil {
+			return fmt.Errorf("mfa: opening the secret of factor %s: %w", f.ID, err)
+		}
+		step := int64(-1)
+		if ch.cred.codeOK {
+			step = s.totp.match(secret, ch.cred.code, ch.now)
+		}
+		if step < 0 || ch.factorID != "" {
+			continue
+		}
+		ch.factorID, ch.proof.FactorID, ch.proof.Counter = f.ID, f.ID, step
+		if stale { // re-sealed under the primary key when the proof is accepted
+			if ch.proof.Secret, err = s.storedSecret(ch.userID, secret); err != nil {
+				return err
+			}
+		}
+	}
+	if ch.factorID == "" {
+		return s.failed(ctx, ch, ReasonInvalidCode)
+	}
+	return nil
 }
 
-// succeeded clears the failure count after a recovery code was accepted
-// (a TOTP success clears it in the same statement that accepts the step).
-func (s *Service) succeeded(ctx context.Context, ch *check) {
-	if ch.method != MethodRecoveryCode || ch.st.Failures == 0 && ch.st.Lockouts == 0 {
-		return
-	}
-	if err := s.store.ResetThrottle(ctx, ch.userID); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "mfa: clearing the failure count", "user_id", ch.userID, "err", err)
-	}
-}
-
-// try runs accept with the check's proof and, while a recovery code is
-// refused, with its hashes under the older keys of the ring.
-func (ch *check) try(accept func(Proof) error) error {
-	err := accept(ch.proof)
-	if ch.hasher == nil || !errors.Is(err, ErrInvalidCode) {
-		return err
-	}
-	for k := 1; k < len(ch.hasher.keys) && errors.Is(err, ErrInvalidCode); k++ {
-		err = accept(Proof{RecoveryCode: ch.hasher.hashUnder(k, ch.userID, ch.recovery)})
-	}
-	return err
-}
-
-// resealIfStale re-seals a secret that was opened under an old key (or
-// stored in plaintext) under the primary key, unless a concurrent Setup
-// replaced it. A failure only leaves the old form, which still works.
-func (s *Service) resealIfStale(ctx context.Context, ch *check) {
-	if !ch.stale {
-		return
-	}
-	sealed, err := s.storedSecret(ch.userID, ch.secret)
-	if err == nil {
-		_, err = s.store.ReplaceSecret(ctx, ch.userID, ch.st.Secret, sealed)
-	}
-	if err != nil {
-		s.cfg.Logger.WarnContext(ctx, "mfa: re-sealing a secret under the primary key failed", "user_id", ch.userID, "err", err)
-	}
-}
+// isActive and isPending select the factors a check accepts.
+func isActive(f Factor) bool  { return f.Active }
+func isPending(f Factor) bool { return !f.Active }
 
 // finish turns the answer of the Store operation that accepts the proof
-// into the method's error.
+// into the method's error: nil, a failed check, an outcome, or a
+// *StoreError.
 func (s *Service) finish(ctx context.Context, ch *check, storeOp string, err error) error {
-	switch {
+	switch o := outcome(err); {
 	case err == nil:
-		s.succeeded(ctx, ch)
 		return nil
-	case errors.Is(err, ErrReplay):
+	case o == ErrReplay:
 		return s.failed(ctx, ch, ReasonReplay)
-	case errors.Is(err, ErrInvalidCode):
-		if ch.method == MethodRecoveryCode {
-			s.countFailure(ctx, ch)
-		}
+	case o == ErrInvalidCode:
 		return s.failed(ctx, ch, ReasonInvalidCode)
-	case errors.Is(err, ErrInvalidTicket):
-		s.failed(ctx, ch, ReasonInvalidTicket)
-		return ErrInvalidTicket
-	case isOutcome(err):
-		return err
+	case o != nil:
+		return o
 	}
 	return s.storeErr(storeOp, err)
 }
 
 // failed records a failed check. The attempt was counted when it was
 // reserved; if it was the one that started a lockout, that is audited too.
+// It returns ErrReplay or ErrInvalidCode.
 func (s *Service) failed(ctx context.Context, ch *check, reason string) error {
 	e := ch.event(EventChallengeFailed)
 	e.Reason = reason
-	s.emit(ctx, e)
-	if ch.st.LockedUntil.After(ch.now) {
+	events := []Event{e}
+	if ch.res.LockedUntil.After(ch.now) {
 		e := ch.event(EventLocked)
-		e.RetryAfter = ch.st.LockedUntil.Sub(ch.now)
-		s.emit(ctx, e)
+		limited := s.cfg.Throttle.Locked(ch.res.Lockouts, ch.res.LockedUntil, ch.now)
+		e.RetryAfter, e.Permanent = limited.RetryAfter, limited.Permanent
+		events = append(events, e)
+	}
+	if err := s.record(ctx, events...); err != nil {
+		return err
 	}
 	if reason == ReasonReplay {
 		return ErrReplay
@@ -226,17 +184,23 @@ func (s *Service) failed(ctx context.Context, ch *check, reason string) error {
 	return ErrInvalidCode
 }
 
-func (ch *check) event(t EventType) Event {
-	return Event{Type: t, UserID: ch.userID, Operation: ch.op, Method: ch.method}
+// verification describes the accepted check.
+func (ch *check) verification() Verification {
+	return Verification{UserID: ch.userID, Method: ch.cred.method, FactorID: ch.factorID, At: ch.now}
 }
 
-// isOutcome reports the errors a Store returns as answers rather than
-// failures.
-func isOutcome(err error) bool {
-	for _, target := range []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, ErrInvalidCode, ErrInvalidTicket} {
-		if errors.Is(err, target) {
-			return true
-		}
+// event returns an event of the check.
+func (ch *check) event(t EventType) Event {
+	return Event{Type: t, UserID: ch.userID, Operation: ch.op, Method: ch.cred.method, FactorID: ch.factorID}
+}
+
+// successEvents are the events of an accepted check, for the Store
+// operation that accepts it: a used recovery code, then the operation's
+// own event.
+func (ch *check) successEvents(t EventType) []Event {
+	var events []Event
+	if ch.cred.method == MethodRecoveryCode {
+		events = append(events, ch.event(EventRecoveryCodeUsed))
 	}
-	return false
+	return append(events, ch.event(t))
 }

@@ -26,16 +26,26 @@ var (
 	// ErrRateLimited: the user is locked out after too many failed checks.
 	// The error is a *RateLimitError that says for how long.
 	ErrRateLimited = errors.New("mfa: rate limited")
+	// ErrFactorNotFound: the user has no factor with the given ID.
+	ErrFactorNotFound = errors.New("mfa: factor not found")
+	// ErrTooManyFactors: the user has Config.MaxFactors active factors.
+	ErrTooManyFactors = errors.New("mfa: too many factors")
+	// ErrCredentialInUse: a security key's credential is registered
+	// already, to this user or another.
+	ErrCredentialInUse = errors.New("mfa: credential already registered")
 	// ErrInvalidTicket: the login challenge token is unknown, expired,
 	// used, or out of attempts.
 	ErrInvalidTicket = errors.New("mfa: invalid or expired challenge token")
+	// ErrPlaintextSecret: a TOTP secret is stored in plaintext while a key
+	// ring is configured and Config.AllowPlaintextSecrets is off.
+	ErrPlaintextSecret = errors.New("mfa: TOTP secret stored in plaintext, refused (see Config.AllowPlaintextSecrets)")
 	// ErrStore: the Store failed. The error is a *StoreError whose cause
 	// errors.Unwrap returns, for the host's logs.
 	ErrStore = errors.New("mfa: store failure")
 
-	// ErrReplay: the code matched a time step already accepted for the user.
-	// errors.Is(ErrReplay, ErrInvalidCode) holds, so callers that do not care
-	// why a code was refused need not test for it.
+	// ErrReplay: the code matched a time step already accepted for its
+	// authenticator. errors.Is(ErrReplay, ErrInvalidCode) holds, so callers
+	// that do not care why a code was refused need not test for it.
 	ErrReplay error = replayError{}
 )
 
@@ -56,11 +66,19 @@ func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // RateLimitError is the ErrRateLimited a locked-out user gets.
 type RateLimitError struct {
-	// RetryAfter is how long the lockout lasts from the time of the check.
+	// RetryAfter is how long the lockout lasts from the time of the check;
+	// zero when it is Permanent.
 	RetryAfter time.Duration
+	// Permanent is set once Throttle.MaxLockouts lockouts followed each
+	// other: the lockout no longer ends by itself, only Service.Unlock (or
+	// Service.DeleteUser) lifts it.
+	Permanent bool
 }
 
 func (e *RateLimitError) Error() string {
+	if e.Permanent {
+		return "mfa: rate limited: locked until unlocked by support"
+	}
 	return fmt.Sprintf("mfa: rate limited: retry after %s", e.RetryAfter.Round(time.Second))
 }
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
@@ -74,3 +92,23 @@ type StoreError struct {
 func (e *StoreError) Error() string        { return "mfa: store " + e.Op + ": " + e.Err.Error() }
 func (e *StoreError) Unwrap() error        { return e.Err }
 func (e *StoreError) Is(target error) bool { return target == ErrStore }
+
+// outcomes are the sentinel errors a Store returns as answers rather than
+// failures.
+var outcomes = []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, ErrReplay, ErrInvalidCode,
+	ErrInvalidTicket, ErrFactorNotFound, ErrTooManyFactors, ErrCredentialInUse}
+
+// outcome returns the answer a Store's error stands for, unwrapped: one of
+// outcomes or a *RateLimitError; nil when err is a failure (or nil).
+func outcome(err error) error {
+	var limited *RateLimitError
+	if errors.As(err, &limited) {
+		return limited
+	}
+	for _, o := range outcomes {
+		if errors.Is(err, o) {
+			return o
+		}
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // A KeyRing holds the keys that seal TOTP secrets at rest (AES-256-GCM)
@@ -57,23 +58,25 @@ func (e *KeyError) Error() string {
 	return fmt.Sprintf("mfa: secret does not open under key %q (wrong key, or the data was altered)", e.KeyID)
 }
 
-// NewKeyRing builds a ring from keys, the first being the primary.
+// NewKeyRing builds a ring from keys, the first being the primary. Its
+// errors name a key by its position (and its ID, when that is a valid
+// one), never by its text.
 func NewKeyRing(keys ...Key) (*KeyRing, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("mfa: key ring: no keys")
 	}
 	r := &KeyRing{}
 	seen := map[string]bool{}
-	for _, k := range keys {
+	for i, k := range keys {
 		if !validKeyID(k.ID) {
-			return nil, fmt.Errorf("mfa: key ring: key ID %q: want 1 to 32 characters from [A-Za-z0-9_-]", k.ID)
+			return nil, fmt.Errorf("mfa: key ring: entry %d: the ID must be 1 to 32 characters from [A-Za-z0-9_-]", i+1)
 		}
 		if seen[k.ID] {
-			return nil, fmt.Errorf("mfa: key ring: key ID %q appears twice", k.ID)
+			return nil, fmt.Errorf("mfa: key ring: entry %d: ID %s appears twice", i+1, k.ID)
 		}
 		seen[k.ID] = true
 		if len(k.Secret) != 32 {
-			return nil, fmt.Errorf("mfa: key ring: key %q: want 32 bytes, got %d", k.ID, len(k.Secret))
+			return nil, fmt.Errorf("mfa: key ring: entry %d (ID %s): the key must be 32 bytes, not %d", i+1, k.ID, len(k.Secret))
 		}
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
@@ -95,17 +98,21 @@ func NewKeyRing(keys ...Key) (*KeyRing, error) {
 // ParseKeyRing reads the text form of a key ring: entries "id:base64"
 // (standard or URL alphabet, padding optional, 32 bytes decoded) separated
 // by commas or white space, the primary first. It suits an environment
-// variable such as MFA_KEYS="k2:…,k1:…".
+// variable such as MFA_KEYS="k2:…,k1:…". Its errors name an entry by its
+// position, never by its text.
 func ParseKeyRing(text string) (*KeyRing, error) {
 	var keys []Key
-	for _, entry := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+	for i, entry := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 		id, b64, ok := strings.Cut(entry, ":")
-		if !ok {
-			return nil, fmt.Errorf("mfa: key ring: entry %d: want id:base64", len(keys)+1)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("mfa: key ring: entry %d: want id:base64", i+1)
+		case !validKeyID(id):
+			return nil, fmt.Errorf("mfa: key ring: entry %d: the ID must be 1 to 32 characters from [A-Za-z0-9_-] (ID and key swapped?)", i+1)
 		}
 		secret, err := decodeBase64(b64)
 		if err != nil {
-			return nil, fmt.Errorf("mfa: key ring: key %q: not base64", id)
+			return nil, fmt.Errorf("mfa: key ring: entry %d (ID %s): the key is not base64", i+1, id)
 		}
 		keys = append(keys, Key{ID: id, Secret: secret})
 	}
@@ -236,8 +243,13 @@ func (s *Service) plainSecret(userID string, stored []byte) (secret []byte, stal
 		return nil, false, &KeyError{KeyID: keyID, Missing: true}
 	case !sealed && !plainSecretSize(len(stored)):
 		return nil, false, errors.New("mfa: stored secret is neither sealed nor a plain secret")
+	case !sealed && s.cfg.Keys == nil:
+		return stored, false, nil
+	case !sealed && !s.cfg.AllowPlaintextSecrets:
+		return nil, false, ErrPlaintextSecret
 	case !sealed:
-		return stored, s.cfg.Keys != nil, nil
+		s.cfg.Logger.Warn("mfa: opened a TOTP secret stored in plaintext; run Reseal, then turn Config.AllowPlaintextSecrets off", "user_id", userID)
+		return stored, true, nil
 	}
 	secret, keyID, err = s.cfg.Keys.open(userID, stored)
 	if err != nil {
@@ -256,14 +268,16 @@ type ResealReport struct {
 	Resealed int
 }
 
-// Reseal walks every stored secret in batches of batchSize and re-seals
-// those not sealed under the primary key (sealed under an older key of the
-// ring, or plaintext from before the ring was configured). Run it after
-// adding a new primary key; once it reports nothing left to do, the old
-// key can be removed from the ring. It is safe while the service runs: a
-// secret replaced concurrently (a new Setup) is left alone. A secret that
-// does not open stops the walk with a *KeyError naming its key.
-func (s *Service) Reseal(ctx context.Context, batchSize int) (ResealReport, error) {
+// Reseal walks every stored TOTP secret in batches of batchSize and
+// re-seals those not sealed under the primary key (sealed under an older
+// key of the ring or, with Config.AllowPlaintextSecrets, plaintext from
+// before the ring was configured). Run it after adding a new primary key;
+// once it reports nothing left to do, the old key can be removed from the
+// ring. It is safe while the service runs: a secret replaced concurrently
+// is left alone. A secret that does not open stops the walk with a
+// *KeyError naming its key. progress, if not nil, is called after each
+// batch with the counts so far.
+func (s *Service) Reseal(ctx context.Context, batchSize int, progress func(ResealReport)) (ResealReport, error) {
 	var rep ResealReport
 	if s.cfg.Keys == nil {
 		return rep, errors.New("mfa: reseal: no key ring configured")
@@ -279,28 +293,40 @@ func (s *Service) Reseal(ctx context.Context, batchSize int) (ResealReport, erro
 		}
 		for _, row := range rows {
 			rep.Scanned++
-			secret, stale, err := s.plainSecret(row.UserID, row.Secret)
-			if err != nil {
-				return rep, fmt.Errorf("mfa: reseal: secret of user %q: %w", row.UserID, err)
-			}
-			if !stale {
-				continue
-			}
-			sealed, err := s.storedSecret(row.UserID, secret)
-			if err != nil {
+			if err := s.reseal(ctx, row, &rep); err != nil {
 				return rep, err
 			}
-			ok, err := s.store.ReplaceSecret(ctx, row.UserID, row.Secret, sealed)
-			if err != nil {
-				return rep, s.storeErr("ReplaceSecret", err)
-			}
-			if ok {
-				rep.Resealed++
-			}
+		}
+		if progress != nil {
+			progress(rep)
 		}
 		if len(rows) < batchSize {
 			return rep, nil
 		}
-		after = rows[len(rows)-1].UserID
+		after = rows[len(rows)-1].FactorID
 	}
+}
+
+// reseal re-seals one stored secret under the primary key if it is not
+// sealed under it already.
+func (s *Service) reseal(ctx context.Context, row FactorSecret, rep *ResealReport) error {
+	secret, stale, err := s.plainSecret(row.UserID, row.Secret)
+	if err != nil {
+		return fmt.Errorf("mfa: reseal: secret of factor %s: %w", row.FactorID, err)
+	}
+	if !stale {
+		return nil
+	}
+	sealed, err := s.storedSecret(row.UserID, secret)
+	if err != nil {
+		return err
+	}
+	ok, err := s.store.ReplaceSecret(ctx, row.FactorID, row.Secret, sealed)
+	if err != nil {
+		return s.storeErr("ReplaceSecret", err)
+	}
+	if ok {
+		rep.Resealed++
+	}
+	return nil
 }

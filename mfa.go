@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,8 +45,19 @@ type Config struct {
 	// online (see KeyRing). Nil means secrets are stored in plaintext and
 	// codes hashed with plain SHA-256; New logs a warning once. Recovery
 	// codes issued without a key ring stop working when one is added
-	// (users regenerate them); secrets keep working and are sealed on use.
+	// (users regenerate them).
 	Keys *KeyRing
+	// AllowPlaintextSecrets lets a Service with Keys open TOTP secrets
+	// stored in plaintext (from before the key ring was configured), each
+	// time with a warning in the log, and re-seal them on use and by
+	// Reseal. False refuses them: someone who can write the database must
+	// not be able to plant a secret of their choosing. Set it while
+	// migrating a plaintext deployment, run Reseal, then unset it.
+	AllowPlaintextSecrets bool
+
+	// MaxFactors is the most active authenticators a user may have. Zero
+	// means 5.
+	MaxFactors int
 
 	// TicketTTL is how long a login challenge token from StartChallenge
 	// stays valid. Zero means 5 minutes.
@@ -55,9 +68,11 @@ type Config struct {
 
 	// Account returns the account name authenticator apps show next to the
 	// issuer (usually the email address), or an error wrapping
-	// ErrUserNotFound when the user no longer exists. Setup, Enable and
-	// Status call it. Nil means the user ID is the account name and every
-	// user exists. The name may not contain ':' or control characters.
+	// ErrUserNotFound when the user no longer exists. Every method that
+	// acts for a user calls it, so that a user the host deleted can neither
+	// enrol nor pass a check (nor complete a login with a token minted
+	// before). Nil means the user ID is the account name and every user
+	// exists. The name may not contain ':' or control characters.
 	Account func(ctx context.Context, userID string) (string, error)
 
 	// Audit receives audit events asynchronously. Nil means SlogAudit over
@@ -84,6 +99,7 @@ type Service struct {
 	totp     totpParams
 	recovery recoveryHasher
 	audit    *auditQueue
+	events   EventStore // the Store, when it keeps events itself
 }
 
 // New validates cfg, fills its defaults and returns a Service. It starts one
@@ -96,7 +112,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Keys == nil {
 		cfg.Logger.Warn("mfa: no key ring configured: TOTP secrets are stored in plaintext and recovery codes hashed without a key; set Config.Keys in production")
 	}
+	events, _ := cfg.Store.(EventStore)
 	return &Service{
+		events:   events,
 		cfg:      cfg,
 		store:    cfg.Store,
 		totp:     totpParams{alg: cfg.Algorithm, digits: cfg.Digits, period: cfg.Period, skew: cfg.Skew},
@@ -127,6 +145,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, errors.New("mfa: config: TicketTTL may not be negative")
 	case cfg.TicketAttempts < 0:
 		return cfg, errors.New("mfa: config: TicketAttempts may not be negative")
+	case cfg.MaxFactors < 0:
+		return cfg, errors.New("mfa: config: MaxFactors may not be negative")
 	case cfg.AuditQueueSize < 0:
 		return cfg, errors.New("mfa: config: AuditQueueSize may not be negative")
 	}
@@ -144,6 +164,7 @@ func withDefaults(cfg Config) (Config, error) {
 	setDefault(&cfg.Throttle.MaxLockouts, 20)
 	setDefault(&cfg.TicketTTL, 5*time.Minute)
 	setDefault(&cfg.TicketAttempts, 5)
+	setDefault(&cfg.MaxFactors, 5)
 	setDefault(&cfg.AuditQueueSize, 1024)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -178,8 +199,18 @@ func (s *Service) Close(ctx context.Context) error {
 	return s.audit.close(ctx)
 }
 
-// Enrollment is what Setup returns: everything an authenticator app needs.
+// Now returns the time on the Service's clock (Config.Now), the clock
+// every check and audit event uses.
+func (s *Service) Now() time.Time { return s.cfg.Now() }
+
+// Enrollment is what Setup and AddFactor return: everything an
+// authenticator app needs, and the pending factor it confirms.
 type Enrollment struct {
+	// FactorID is the pending factor's ID; Enable or ConfirmFactor
+	// activates it.
+	FactorID string
+	// Name is the factor's name.
+	Name string
 	// Secret is the TOTP secret in unpadded base32, for manual entry.
 	Secret string
 	// URI is the otpauth:// URI the QR code encodes.
@@ -193,169 +224,134 @@ func (e *Enrollment) QRCodeDataURL() string {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRCode)
 }
 
+// FactorInfo describes one of a user's authenticators. It never holds a
+// secret.
+type FactorInfo struct {
+	ID   string
+	Name string
+	// Type is FactorTOTP or FactorWebAuthn.
+	Type      string
+	CreatedAt time.Time
+	// LastUsedAt is when a credential of the factor was last accepted;
+	// zero if never.
+	LastUsedAt time.Time
+}
+
 // Status is a user's MFA status.
 type Status struct {
 	// Enabled reports whether MFA is on.
 	Enabled bool
-	// SetupPending reports that Setup was called and Enable has not
-	// succeeded yet.
+	// SetupPending reports that a factor waits for its first code
+	// (Setup or AddFactor was called, Enable or ConfirmFactor not yet).
 	SetupPending bool
 	// RecoveryCodesRemaining is the number of unused recovery codes.
 	RecoveryCodesRemaining int
+	// Factors are the active authenticators, oldest first.
+	Factors []FactorInfo
 }
 
-// Setup mints a fresh secret for the user and stores it as pending until
-// Enable confirms it; calling Setup again replaces the pending secret. It
-// returns ErrAlreadyEnabled when MFA is on and ErrUserNotFound when
-// Config.Account says the user no longer exists.
-func (s *Service) Setup(ctx context.Context, userID string) (*Enrollment, error) {
-	if err := checkUserID(userID); err != nil {
+// DefaultFactorName names the first authenticator when Setup gets no name.
+const DefaultFactorName = "Authenticator app"
+
+// Setup mints a fresh TOTP secret for a user without MFA and stores it as
+// the pending factor named name ("" means DefaultFactorName) until Enable
+// confirms it; calling Setup again replaces the pending factor.
+//
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrAlreadyEnabled, ErrStore.
+func (s *Service) Setup(ctx context.Context, userID, name string) (*Enrollment, error) {
+	if name == "" {
+		name = DefaultFactorName
+	}
+	if err := checkInput(userID, name); err != nil {
 		return nil, err
 	}
-	account, err := s.accountName(ctx, userID)
+	account, err := s.account(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLabel("account", account); err != nil {
-		return nil, err
-	}
-	secret, err := s.totp.newSecret(s.cfg.Rand)
+	enr, f, err := s.newTOTPFactor(userID, account, name)
 	if err != nil {
 		return nil, err
 	}
-	uri := s.totp.keyURI(s.cfg.Issuer, account, secret)
-	png, err := qrPNG(uri)
-	if err != nil {
+	e := Event{Type: EventSetupStarted, UserID: userID, Operation: "setup", Method: MethodTOTP, FactorID: f.ID}
+	err = s.commit(ctx, []Event{e}, func(events []Event) error { return s.store.SetPending(ctx, userID, f, events) })
+	if err := s.storeOutcome("SetPending", err); err != nil {
 		return nil, err
 	}
-	stored, err := s.storedSecret(userID, secret)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.SetPending(ctx, userID, stored); err != nil {
-		return nil, s.storeErr("SetPending", err)
-	}
-	s.emit(ctx, Event{Type: EventSetupStarted, UserID: userID, Operation: "setup"})
-	return &Enrollment{Secret: base32NoPad.EncodeToString(secret), URI: uri, QRCode: png}, nil
+	return enr, nil
 }
 
-// Enable confirms the pending secret with a code from the user's
-// authenticator app, turns MFA on and returns RecoveryCodeCount fresh
-// recovery codes, which the Service does not keep in plaintext: show them
-// once. Any earlier recovery codes are replaced in the same operation.
+// Enable confirms the pending factor from Setup with a code from the
+// user's authenticator app, turns MFA on and returns RecoveryCodeCount
+// fresh recovery codes, which the Service does not keep in plaintext: show
+// them once. Any earlier recovery codes are replaced in the same operation.
 //
 // Errors: ErrInvalidInput (a code shorter than 6 or longer than 8
-// characters), ErrSetupNotStarted, ErrInvalidCode (wrong code, or ErrReplay),
-// ErrUserNotFound, ErrAlreadyEnabled, ErrRateLimited, ErrStore. On any error
-// nothing but the failure count changes. Of concurrent Enables for one user
-// at most one succeeds.
+// characters), ErrSetupNotStarted, ErrInvalidCode (wrong code, or
+// ErrReplay), ErrUserNotFound, ErrAlreadyEnabled, ErrRateLimited, ErrStore.
+// On any error nothing but the failure count changes. Of concurrent
+// Enables for one user at most one succeeds.
 func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, error) {
-	return s.issueCodes(ctx, "enable", userID, code, false, EventEnabled, func(ch *check, hashes [][]byte) (string, error) {
-		return "Enable", s.store.Enable(ctx, userID, Enablement{Secret: ch.st.Secret, Step: ch.proof.Step, RecoveryCodes: hashes})
-	})
-}
-
-// issueCodes checks a TOTP code of a known user, draws a batch of recovery
-// codes and has store accept the code's step with the batch's hashes in
-// one operation: Enable and RegenerateRecoveryCodes.
-func (s *Service) issueCodes(ctx context.Context, op, userID, code string, enabled bool, event EventType, store func(ch *check, hashes [][]byte) (storeOp string, err error)) ([]string, error) {
-	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
+	ch, err := s.begin(ctx, "enable", userID, false, Credential{Code: code}, false)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.accountName(ctx, userID); err != nil {
-		return nil, err
-	}
-	var ch check
-	if err := s.begin(ctx, &ch, op, userID, enabled, cred); err != nil {
+	if err := s.match(ctx, ch, isPending); err != nil {
 		return nil, err
 	}
 	codes, err := newRecoveryCodes(s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	storeOp, err := store(&ch, s.recovery.hashAll(userID, codes))
-	if err := s.finish(ctx, &ch, storeOp, err); err != nil {
+	en := Enablement{FactorID: ch.proof.FactorID, Counter: ch.proof.Counter, Secret: ch.proof.Secret,
+		UsedAt: ch.now, RecoveryCodes: s.recovery.hashAll(userID, codes)}
+	err = s.commit(ctx, ch.successEvents(EventEnabled), func(events []Event) error { return s.store.Enable(ctx, userID, en, events) })
+	if err := s.finish(ctx, ch, "Enable", err); err != nil {
 		return nil, err
 	}
-	s.resealIfStale(ctx, &ch)
-	s.emit(ctx, ch.event(event))
 	return codes, nil
 }
 
-// Verify checks a TOTP code of a user with MFA enabled, for a step-up check
-// or a login flow of the host's own (StartChallenge and Challenge are the
-// ready-made one), and accepts its time step: the same code, or any code of
-// that step or an earlier one, is refused from then on (ErrReplay).
+// Verify checks a TOTP code from any of the user's authenticators, or a
+// recovery code (which it uses up), for a user with MFA enabled: for a
+// step-up check before a sensitive action, or a login flow of the host's
+// own (StartChallenge and Challenge are the ready-made one). A TOTP code's
+// time step is accepted once per authenticator: the same code, or any code
+// of that step or an earlier one, is refused from then on (ErrReplay).
 //
-// Errors: ErrInvalidInput, ErrNotEnabled, ErrInvalidCode, ErrRateLimited,
-// ErrStore.
-func (s *Service) Verify(ctx context.Context, userID, code string) error {
-	cred, err := s.parseCredential(userID, Credential{Code: code}, false)
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
+// ErrRateLimited, ErrStore.
+func (s *Service) Verify(ctx context.Context, userID string, c Credential) (Verification, error) {
+	ch, err := s.begin(ctx, "verify", userID, true, c, true)
 	if err != nil {
-		return err
+		return Verification{}, err
 	}
-	var ch check
-	if err := s.begin(ctx, &ch, "verify", userID, true, cred); err != nil {
-		return err
+	if err := s.match(ctx, ch, isActive); err != nil {
+		return Verification{}, err
 	}
-	if err := s.finish(ctx, &ch, "AdvanceStep", s.store.AdvanceStep(ctx, userID, ch.proof.Step)); err != nil {
-		return err
+	err = s.commit(ctx, ch.successEvents(EventChallengeSucceeded), func(events []Event) error { return s.store.Accept(ctx, userID, ch.proof, events) })
+	if err := s.finish(ctx, ch, "Accept", err); err != nil {
+		return Verification{}, err
 	}
-	s.resealIfStale(ctx, &ch)
-	s.emit(ctx, ch.event(EventChallengeSucceeded))
-	return nil
-}
-
-// RedeemRecoveryCode checks a recovery code of a user with MFA enabled and
-// consumes it: each code works once.
-//
-// Errors: ErrInvalidInput (not 10 letters and digits), ErrNotEnabled,
-// ErrInvalidCode, ErrRateLimited, ErrStore.
-func (s *Service) RedeemRecoveryCode(ctx context.Context, userID, code string) error {
-	cred, err := s.parseCredential(userID, Credential{RecoveryCode: code}, true)
-	if err != nil {
-		return err
-	}
-	var ch check
-	if err := s.begin(ctx, &ch, "redeem_recovery_code", userID, true, cred); err != nil {
-		return err
-	}
-	err = ch.try(func(p Proof) error { return s.store.ConsumeRecoveryCode(ctx, userID, p.RecoveryCode) })
-	if err := s.finish(ctx, &ch, "ConsumeRecoveryCode", err); err != nil {
-		return err
-	}
-	s.emit(ctx, ch.event(EventRecoveryCodeUsed))
-	return nil
+	return ch.verification(), nil
 }
 
 // Disable turns MFA off after checking a TOTP code or a recovery code, and
-// deletes the secret, the recovery codes and the user's open login
+// deletes every factor, the recovery codes and the user's open login
 // challenges in the same operation.
 //
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
 func (s *Service) Disable(ctx context.Context, userID string, c Credential) error {
-	cred, err := s.parseCredential(userID, c, true)
+	ch, err := s.begin(ctx, "disable", userID, true, c, true)
 	if err != nil {
 		return err
 	}
-	if _, err := s.accountName(ctx, userID); err != nil {
+	if err := s.match(ctx, ch, isActive); err != nil {
 		return err
 	}
-	var ch check
-	if err := s.begin(ctx, &ch, "disable", userID, true, cred); err != nil {
-		return err
-	}
-	err = ch.try(func(p Proof) error { return s.store.Disable(ctx, userID, p) })
-	if err := s.finish(ctx, &ch, "Disable", err); err != nil {
-		return err
-	}
-	if ch.method == MethodRecoveryCode {
-		s.emit(ctx, ch.event(EventRecoveryCodeUsed))
-	}
-	s.emit(ctx, ch.event(EventDisabled))
-	return nil
+	err = s.commit(ctx, ch.successEvents(EventDisabled), func(events []Event) error { return s.store.Disable(ctx, userID, ch.proof, events) })
+	return s.finish(ctx, ch, "Disable", err)
 }
 
 // RegenerateRecoveryCodes checks a TOTP code and replaces the user's
@@ -364,10 +360,26 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 //
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code string) ([]string, error) {
-	return s.issueCodes(ctx, "regenerate_recovery_codes", userID, code, true, EventRecoveryCodesRegenerated, func(ch *check, hashes [][]byte) (string, error) {
-		return "ReplaceRecoveryCodes", s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof.Step, hashes)
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string, c Credential) ([]string, error) {
+	ch, err := s.begin(ctx, "regenerate_recovery_codes", userID, true, c, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.match(ctx, ch, isActive); err != nil {
+		return nil, err
+	}
+	codes, err := newRecoveryCodes(s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	hashes := s.recovery.hashAll(userID, codes)
+	err = s.commit(ctx, ch.successEvents(EventRecoveryCodesRegenerated), func(events []Event) error {
+		return s.store.ReplaceRecoveryCodes(ctx, userID, ch.proof, hashes, events)
 	})
+	if err := s.finish(ctx, ch, "ReplaceRecoveryCodes", err); err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 // Status returns the user's MFA status. A user who never started setup has
@@ -376,18 +388,22 @@ func (s *Service) Status(ctx context.Context, userID string) (Status, error) {
 	if err := checkUserID(userID); err != nil {
 		return Status{}, err
 	}
-	if _, err := s.accountName(ctx, userID); err != nil {
+	if _, err := s.account(ctx, userID); err != nil {
 		return Status{}, err
 	}
 	st, err := s.store.Get(ctx, userID)
 	if err != nil {
 		return Status{}, s.storeErr("Get", err)
 	}
-	return Status{
-		Enabled:                st.Enabled,
-		SetupPending:           st.Exists && !st.Enabled,
-		RecoveryCodesRemaining: st.RecoveryCodes,
-	}, nil
+	status := Status{Enabled: st.Enabled, RecoveryCodesRemaining: st.RecoveryCodes}
+	for _, f := range st.Factors {
+		if !f.Active {
+			status.SetupPending = true
+			continue
+		}
+		status.Factors = append(status.Factors, FactorInfo{ID: f.ID, Name: f.Name, Type: f.Type, CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
+	}
+	return status, nil
 }
 
 // Unlock ends a user's lockout and clears the failure count, for support
@@ -415,10 +431,36 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 	return nil
 }
 
-func (s *Service) accountName(ctx context.Context, userID string) (string, error) {
+// begin starts a check of c for a user: it checks the input's shape, asks
+// the host whether the user still exists and reserves an attempt. enabled
+// is the MFA state the operation needs; recoveryAllowed says whether it
+// takes a recovery code.
+func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, c Credential, recoveryAllowed bool) (*check, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
+	cred, err := s.parseCredential(c, recoveryAllowed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.account(ctx, userID); err != nil {
+		return nil, err
+	}
+	return s.reserve(ctx, op, userID, enabled, cred)
+}
+
+// account asks Config.Account for the user's account name. For a user the
+// host deleted it returns ErrUserNotFound, unless the user is locked: a
+// lockout answers first.
+func (s *Service) account(ctx context.Context, userID string) (string, error) {
 	name, err := s.cfg.Account(ctx, userID)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
+		if st, gerr := s.store.Get(ctx, userID); gerr == nil {
+			if limited := s.cfg.Throttle.Locked(st.Lockouts, st.LockedUntil, s.cfg.Now()); limited != nil {
+				return "", limited
+			}
+		}
 		return "", ErrUserNotFound
 	case err != nil:
 		return "", fmt.Errorf("mfa: looking up account: %w", err)
@@ -426,14 +468,66 @@ func (s *Service) accountName(ctx context.Context, userID string) (string, error
 	return name, nil
 }
 
-func (s *Service) storeErr(op string, err error) error {
-	return &StoreError{Op: op, Err: err}
+// commit runs op, the Store operation that makes a state change, with the
+// events that record it. A Store that keeps events writes them in the
+// same operation; otherwise they are queued for the sink once op
+// succeeded.
+func (s *Service) commit(ctx context.Context, events []Event, op func(events []Event) error) error {
+	s.stamp(ctx, events...)
+	if s.events != nil {
+		return op(events)
+	}
+	if err := op(nil); err != nil {
+		return err
+	}
+	s.queue(events)
+	return nil
 }
 
-func (s *Service) emit(ctx context.Context, e Event) {
-	e.Time = s.cfg.Now()
-	e.Request, _ = RequestInfoFrom(ctx)
-	s.audit.emit(e)
+// record keeps the events of a refused check: written to the Store before
+// the refusal is returned when it keeps events, else queued for the sink.
+func (s *Service) record(ctx context.Context, events ...Event) error {
+	s.stamp(ctx, events...)
+	if s.events != nil {
+		if err := s.events.AppendEvents(ctx, events); err != nil {
+			return s.storeErr("AppendEvents", err)
+		}
+		return nil
+	}
+	s.queue(events)
+	return nil
+}
+
+// queue hands events to the in-memory queue of the sink.
+func (s *Service) queue(events []Event) {
+	for _, e := range events {
+		s.audit.emit(e)
+	}
+}
+
+// stamp gives events their IDs, time and request metadata.
+func (s *Service) stamp(ctx context.Context, events ...Event) {
+	info, _ := RequestInfoFrom(ctx)
+	now := s.cfg.Now()
+	for i := range events {
+		events[i].ID, events[i].Time, events[i].Request = rand.Text(), now, info
+	}
+}
+
+// storeOutcome returns a Store error as the method's error: an outcome
+// unwrapped, any other failure as a *StoreError.
+func (s *Service) storeOutcome(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if o := outcome(err); o != nil {
+		return o
+	}
+	return s.storeErr(op, err)
+}
+
+func (s *Service) storeErr(op string, err error) error {
+	return &StoreError{Op: op, Err: err}
 }
 
 // MaxUserIDLength is the longest user ID the Service accepts, in bytes.
@@ -441,7 +535,26 @@ const MaxUserIDLength = 255
 
 func checkUserID(userID string) error {
 	if userID == "" || len(userID) > MaxUserIDLength || !utf8.ValidString(userID) {
-		return &InputError{Field: "user_id", Problem: fmt.Sprintf("must be 1 to %d bytes of UTF-8", MaxUserIDLength)}
+		return &InputError{Field: "user_id", Problem: fmt.Sprintf("user_id must be 1 to %d bytes of UTF-8", MaxUserIDLength)}
+	}
+	return nil
+}
+
+// MaxFactorNameLength is the longest factor name, in characters.
+const MaxFactorNameLength = 64
+
+// checkInput checks a user ID and a factor name: 1 to
+// MaxFactorNameLength characters of UTF-8 without control characters.
+func checkInput(userID, name string) error {
+	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	n := utf8.RuneCountInString(name)
+	if n == 0 || n > MaxFactorNameLength || !utf8.ValidString(name) {
+		return &InputError{Field: "name", Problem: fmt.Sprintf("name must be 1 to %d characters", MaxFactorNameLength)}
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return &InputError{Field: "name", Problem: "name may not contain control characters"}
 	}
 	return nil
 }

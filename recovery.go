@@ -90,6 +90,18 @@ func (h recoveryHasher) hash(userID, code string) []byte {
 	return h.hashUnder(0, userID, code)
 }
 
+// hashes returns the hashes of code for userID under every key of the
+// ring, the primary key's first: a code issued before a rotation still
+// matches.
+func (h recoveryHasher) hashes(userID, code string) [][]byte {
+	n := max(len(h.keys), 1)
+	out := make([][]byte, n)
+	for k := range out {
+		out[k] = h.hashUnder(k, userID, code)
+	}
+	return out
+}
+
 // hashAll hashes a batch under the primary key.
 func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
 	out := make([][]byte, len(codes))

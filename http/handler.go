@@ -1,22 +1,18 @@
 // Package mfahttp adapts an mfa.Service to net/http: it decodes requests,
 // calls the service and maps its errors to the HTTP contract's statuses and
-// error codes. It holds no state of its own.
+// error codes (docs/openapi.yaml). It holds no state of its own.
 //
-// Mount the handlers under any prefix, on a Go 1.22 http.ServeMux:
+// Mount the endpoints under any prefix, on a Go 1.22 http.ServeMux:
 //
 //	h, err := mfahttp.New(mfahttp.Config{Service: svc, Authenticate: auth})
 //	…
 //	h.Mount(mux, "/v1/auth/mfa")
 //
-// or behind http.StripPrefix (h is an http.Handler), or route each exported
-// handler method yourself (chi, gorilla/mux):
-//
-//	r.Post("/v1/auth/mfa/enable", h.Enable)
+// or behind http.StripPrefix on any router (h is an http.Handler). Protect
+// the host's own sensitive routes with RequireStepUp.
 //
 // Every response is JSON. Errors are {"error": {"code", "message"}} with
-// the codes invalid_input (400), authentication_required (401), not_found
-// (404), conflict (409), rate_limited (429, with Retry-After) and
-// internal_error (500); a message never contains a secret, a code or the
+// the Code… constants; a message never contains a secret, a code or the
 // text of an internal error, which goes to Config.OnError instead.
 package mfahttp
 
@@ -27,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +49,12 @@ type Authenticator func(r *http.Request) (userID string, err error)
 // expired token.
 func CookieOrBearer(cookieName string, resolve func(ctx context.Context, token string) (userID string, err error)) Authenticator {
 	return func(r *http.Request) (string, error) {
-		token := SessionToken(r, cookieName)
+		token := ""
+		if c, err := r.Cookie(cookieName); err == nil {
+			token = c.Value
+		} else if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+			token = strings.TrimSpace(auth[7:])
+		}
 		if token == "" {
 			return "", ErrUnauthenticated
 		}
@@ -60,26 +62,50 @@ func CookieOrBearer(cookieName string, resolve func(ctx context.Context, token s
 	}
 }
 
-// SessionToken returns the token of the cookie named cookieName or, when
-// there is no such cookie, of an "Authorization: Bearer <token>" header;
-// "" when the request carries neither.
-func SessionToken(r *http.Request, cookieName string) string {
-	if c, err := r.Cookie(cookieName); err == nil {
-		return c.Value
-	}
-	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
+// Change is an MFA change of a user, for Config.OnChange.
+type Change struct {
+	UserID string
+	// Type is mfa.EventEnabled, mfa.EventDisabled, mfa.EventFactorAdded,
+	// mfa.EventFactorRemoved or mfa.EventRecoveryCodesRegenerated.
+	Type mfa.EventType
+	// FactorID is the factor added or removed; empty otherwise.
+	FactorID string
 }
 
-// Config configures a Handler.
+// Config configures a Handler. Service and Authenticate are required; each
+// hook documents what nil means.
 type Config struct {
 	// Service is the MFA service. Required.
 	Service *mfa.Service
 	// Authenticate identifies the user of the endpoints that need a
 	// session. Required.
 	Authenticate Authenticator
+
+	// CompleteLogin is called when POST /challenge succeeds: it issues the
+	// session for v.UserID and writes the whole response, for example
+	// setting a cookie and answering 200 {"status": "ok", "access_token":
+	// "…"}. It runs after the token and the credential were used up; v.At
+	// is the time of the MFA verification, to record in the session for
+	// RequireStepUp. Nil means the handler does not serve /challenge.
+	CompleteLogin func(w http.ResponseWriter, r *http.Request, v mfa.Verification)
+	// SteppedUp is called when POST /verify succeeds, before the handler
+	// answers {"verified_at": …}: it records v.At in the request's session,
+	// where VerifiedAt reads it. An error is answered with 500. Nil means
+	// /verify records nothing.
+	SteppedUp func(w http.ResponseWriter, r *http.Request, v mfa.Verification) error
+	// VerifiedAt returns when the request's session last verified MFA (the
+	// login challenge or POST /verify); the zero time if never. Required by
+	// RequireStepUp.
+	VerifiedAt func(r *http.Request) (time.Time, error)
+	// OnChange is called synchronously when a user's MFA changes through
+	// the handler (enabled, disabled, an authenticator added or removed,
+	// recovery codes regenerated), after the change and before the
+	// response: a host ends the user's other sessions here. The current
+	// request's session may go on; a host that rotates its token sets the
+	// new one on w. An error goes to OnError and the response still reports
+	// the change, which has happened. Nil means nothing is called.
+	OnChange func(w http.ResponseWriter, r *http.Request, c Change) error
+
 	// OnError receives every error answered with status 500, with its
 	// internal text, for the host's logs. Nil means logging it with Logger
 	// at level Error.
@@ -90,25 +116,15 @@ type Config struct {
 	// means the host part of r.RemoteAddr; behind a proxy, supply a func that
 	// reads the header your proxy sets.
 	ClientIP func(r *http.Request) string
-	// CompleteLogin is called when POST /challenge succeeds, with the user
-	// who passed: it issues the session and writes the whole response, for
-	// example setting a cookie and answering
-	// 200 {"status": "ok", "access_token": "…"} (WriteJSON helps). It runs
-	// after the token and the code were used up. Nil means the handler
-	// does not serve /challenge.
-	CompleteLogin func(w http.ResponseWriter, r *http.Request, userID string)
 }
 
 // Handler serves the MFA endpoints. It is an http.Handler that routes the
-// paths "/", "/setup", "/enable", "/challenge", "/disable" and
-// "/recovery-codes" (use it behind http.StripPrefix), and each endpoint is
-// also a method to route yourself.
+// paths "/", "/setup", "/enable", "/challenge", "/disable",
+// "/recovery-codes", "/verify", "/factors", "/factors/{id}" and
+// "/factors/{id}/confirm" below its mount point (use it behind
+// http.StripPrefix, or Mount it).
 type Handler struct {
-	svc      *mfa.Service
-	auth     Authenticator
-	login    func(w http.ResponseWriter, r *http.Request, userID string)
-	onError  func(r *http.Request, err error)
-	clientIP func(r *http.Request) string
+	cfg Config
 }
 
 // New validates cfg and returns a Handler.
@@ -119,26 +135,24 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Authenticate == nil {
 		return nil, errors.New("mfahttp: config: Authenticate is required")
 	}
-	h := &Handler{svc: cfg.Service, auth: cfg.Authenticate, login: cfg.CompleteLogin, onError: cfg.OnError, clientIP: cfg.ClientIP}
-	if h.onError == nil {
+	if cfg.OnError == nil {
 		logger := cfg.Logger
 		if logger == nil {
 			logger = slog.Default()
 		}
-		h.onError = func(r *http.Request, err error) {
+		cfg.OnError = func(r *http.Request, err error) {
 			logger.ErrorContext(r.Context(), "mfahttp: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}
-	if h.clientIP == nil {
-		h.clientIP = remoteIP
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
 	}
-	return h, nil
+	return &Handler{cfg: cfg}, nil
 }
 
 // Mount registers the endpoints on mux under prefix (such as
-// "/v1/auth/mfa"; empty for the root): GET prefix and prefix/, and POST
-// prefix/setup, /enable, /challenge, /disable and /recovery-codes. Any
-// other path under prefix/ gets a JSON 404, and a wrong method a JSON 405.
+// "/v1/auth/mfa"; empty for the root). Any other path under prefix/ gets a
+// JSON 404, and a wrong method a JSON 405 with Allow.
 func (h *Handler) Mount(mux *http.ServeMux, prefix string) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	if prefix == "" {
@@ -152,54 +166,117 @@ func (h *Handler) Mount(mux *http.ServeMux, prefix string) {
 
 // ServeHTTP routes a request whose path has had the mount prefix removed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var handler http.HandlerFunc
-	method := http.MethodPost
-	switch r.URL.Path {
-	case "", "/":
-		handler, method = h.Status, http.MethodGet
-	case "/setup":
-		handler = h.Setup
-	case "/enable":
-		handler = h.Enable
-	case "/challenge":
-		if h.login != nil {
-			handler = h.Challenge
-		}
-	case "/disable":
-		handler = h.Disable
-	case "/recovery-codes":
-		handler = h.RegenerateRecoveryCodes
-	}
-	if handler == nil {
-		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
+	methods := h.route(r)
+	if methods == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 		return
 	}
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", method)
-		WriteError(w, http.StatusMethodNotAllowed, CodeInvalidInput, "method not allowed")
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	handler := methods[method]
+	if handler == nil {
+		allow := make([]string, 0, len(methods))
+		for m := range methods {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+strings.Join(allow, " or "))
 		return
 	}
 	handler(w, r)
 }
 
-// Status serves GET /: {"mfa_enabled": bool, "recovery_codes_remaining": n}.
-func (h *Handler) Status(w http.ResponseWriter, r *http.Request) {
+// route returns the handlers of the request's path by method, or nil for
+// an unknown path. A factor ID in the path is set as the path value "id".
+func (h *Handler) route(r *http.Request) map[string]http.HandlerFunc {
+	switch path := r.URL.Path; path {
+	case "", "/":
+		return map[string]http.HandlerFunc{http.MethodGet: h.status}
+	case "/setup":
+		return map[string]http.HandlerFunc{http.MethodPost: h.setup}
+	case "/enable":
+		return map[string]http.HandlerFunc{http.MethodPost: h.enable}
+	case "/challenge":
+		if h.cfg.CompleteLogin == nil {
+			return nil
+		}
+		return map[string]http.HandlerFunc{http.MethodPost: h.challenge}
+	case "/disable":
+		return map[string]http.HandlerFunc{http.MethodPost: h.disable}
+	case "/recovery-codes":
+		return map[string]http.HandlerFunc{http.MethodPost: h.regenerate}
+	case "/verify":
+		return map[string]http.HandlerFunc{http.MethodPost: h.verify}
+	case "/factors":
+		return map[string]http.HandlerFunc{http.MethodGet: h.listFactors, http.MethodPost: h.addFactor}
+	default:
+		rest, ok := strings.CutPrefix(path, "/factors/")
+		id, confirm := strings.CutSuffix(rest, "/confirm")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			return nil
+		}
+		r.SetPathValue("id", id)
+		if confirm {
+			return map[string]http.HandlerFunc{http.MethodPost: h.confirmFactor}
+		}
+		return map[string]http.HandlerFunc{http.MethodDelete: h.removeFactor}
+	}
+}
+
+// credentialFields are the members of a request that carry a credential.
+type credentialFields struct {
+	Code         *string `json:"code"`
+	RecoveryCode *string `json:"recovery_code"`
+}
+
+// credential returns the credential of a request that needs one.
+func (c credentialFields) credential() (mfa.Credential, error) {
+	switch {
+	case c.Code != nil && c.RecoveryCode != nil:
+		return mfa.Credential{}, errBody("give code or recovery_code, not both")
+	case c.RecoveryCode != nil && strings.TrimSpace(*c.RecoveryCode) == "":
+		return mfa.Credential{}, errBody(fmt.Sprintf("recovery_code must be %d letters and digits", mfa.RecoveryCodeLength))
+	case c.RecoveryCode != nil:
+		return mfa.Credential{RecoveryCode: *c.RecoveryCode}, nil
+	case c.Code != nil:
+		return mfa.Credential{Code: *c.Code}, nil
+	}
+	return mfa.Credential{}, errBody("give code or recovery_code")
+}
+
+type codeRequest struct {
+	Code *string `json:"code"`
+}
+
+// code returns the TOTP code of a request that needs one.
+func (c codeRequest) code() (string, error) {
+	if c.Code == nil {
+		return "", errBody("code is required")
+	}
+	return *c.Code, nil
+}
+
+type statusResponse struct {
+	MFAEnabled             bool `json:"mfa_enabled"`
+	RecoveryCodesRemaining int  `json:"recovery_codes_remaining"`
+	Factors                int  `json:"factors"`
+}
+
+// status serves GET /.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
 	}
-	st, err := h.svc.Status(ctx, userID)
+	st, err := h.cfg.Service.Status(ctx, userID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	body := make([]byte, 0, 64)
-	body = append(body, `{"mfa_enabled":`...)
-	body = strconv.AppendBool(body, st.Enabled)
-	body = append(body, `,"recovery_codes_remaining":`...)
-	body = strconv.AppendInt(body, int64(st.RecoveryCodesRemaining), 10)
-	body = append(body, "}\n"...)
-	writeBody(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, statusResponse{MFAEnabled: st.Enabled, RecoveryCodesRemaining: st.RecoveryCodesRemaining, Factors: len(st.Factors)})
 }
 
 type setupResponse struct {
@@ -208,43 +285,32 @@ type setupResponse struct {
 	QRCode     string `json:"qr_code"`
 }
 
-// Setup serves POST /setup: it mints a pending secret and answers
-// {"secret", "otpauth_url", "qr_code"} (the QR code as a data: URL). The
-// body may be empty or {}.
-func (h *Handler) Setup(w http.ResponseWriter, r *http.Request) {
+// setup serves POST /setup, whose body may be empty, {} or {"name": "…"}.
+func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
 	}
-	var body struct{}
-	if !h.decode(w, r, &body, true) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if !h.decode(w, r, &req, true) {
 		return
 	}
-	enr, err := h.svc.Setup(ctx, userID)
+	enr, err := h.cfg.Service.Setup(ctx, userID, req.Name)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, setupResponse{Secret: enr.Secret, OTPAuthURL: enr.URI, QRCode: enr.QRCodeDataURL()})
-}
-
-type codeRequest struct {
-	Code *string `json:"code"`
+	writeJSON(w, http.StatusOK, setupResponse{Secret: enr.Secret, OTPAuthURL: enr.URI, QRCode: enr.QRCodeDataURL()})
 }
 
 type recoveryCodesResponse struct {
 	RecoveryCodes []string `json:"recovery_codes"`
 }
 
-// Enable serves POST /enable with {"code": "123456"}: it confirms the
-// pending secret and answers {"recovery_codes": [...]}, shown once.
-func (h *Handler) Enable(w http.ResponseWriter, r *http.Request) {
-	h.issueCodes(w, r, h.svc.Enable)
-}
-
-// issueCodes serves the endpoints that take {"code"} from a signed-in user
-// and answer with a new batch of recovery codes.
-func (h *Handler) issueCodes(w http.ResponseWriter, r *http.Request, issue func(ctx context.Context, userID, code string) ([]string, error)) {
+// enable serves POST /enable with {"code": "123456"}.
+func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
@@ -253,98 +319,249 @@ func (h *Handler) issueCodes(w http.ResponseWriter, r *http.Request, issue func(
 	if !h.decode(w, r, &req, false) {
 		return
 	}
-	if req.Code == nil {
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "code is required")
-		return
+	code, err := req.code()
+	if err == nil {
+		var codes []string
+		if codes, err = h.cfg.Service.Enable(ctx, userID, code); err == nil {
+			h.changed(w, r, Change{UserID: userID, Type: mfa.EventEnabled})
+			writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
+			return
+		}
 	}
-	codes, err := issue(ctx, userID, *req.Code)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
+	h.fail(w, r, err)
 }
 
-type challengeRequest struct {
-	MFAToken     *string `json:"mfa_token"`
-	Code         string  `json:"code"`
-	RecoveryCode string  `json:"recovery_code"`
-}
-
-// Challenge serves POST /challenge, which needs no session:
-// {"mfa_token": "…", "code": "123456"} or
-// {"mfa_token": "…", "recovery_code": "…"}. On success it calls
-// Config.CompleteLogin, which writes the response.
-func (h *Handler) Challenge(w http.ResponseWriter, r *http.Request) {
-	if h.login == nil {
-		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
-		return
+// challenge serves POST /challenge, which needs no session:
+// {"mfa_token": "…", "code": "…"} or {"mfa_token": "…", "recovery_code":
+// "…"}. On success Config.CompleteLogin writes the response.
+func (h *Handler) challenge(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		MFAToken *string `json:"mfa_token"`
+		credentialFields
 	}
-	var req challengeRequest
 	if !h.decode(w, r, &req, false) {
 		return
 	}
 	if req.MFAToken == nil {
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "mfa_token is required")
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "mfa_token is required")
 		return
 	}
-	userID, err := h.svc.Challenge(h.requestContext(r), *req.MFAToken, mfa.Credential{Code: req.Code, RecoveryCode: req.RecoveryCode})
+	// A token that is unknown or expired answers before a credential of the
+	// wrong shape: with the empty credential that credential() returns
+	// then, the service only looks the token up and changes nothing.
+	cred, shapeErr := req.credential()
+	v, err := h.cfg.Service.Challenge(h.requestContext(r), *req.MFAToken, cred)
+	if shapeErr != nil && !errors.Is(err, mfa.ErrInvalidTicket) {
+		err = shapeErr
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.login(w, r, userID)
+	h.cfg.CompleteLogin(w, r, v)
 }
 
-type credentialRequest struct {
-	Code         string `json:"code"`
-	RecoveryCode string `json:"recovery_code"`
-}
-
-type disableResponse struct {
+type enabledResponse struct {
 	MFAEnabled bool `json:"mfa_enabled"`
 }
 
-// Disable serves POST /disable with {"code": "…"} or
-// {"recovery_code": "…"}: it turns MFA off and answers
-// {"mfa_enabled": false}.
-func (h *Handler) Disable(w http.ResponseWriter, r *http.Request) {
+// disable serves POST /disable with {"code": "…"} or {"recovery_code":
+// "…"}.
+func (h *Handler) disable(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
 	}
-	var req credentialRequest
+	var req credentialFields
 	if !h.decode(w, r, &req, false) {
 		return
 	}
-	if err := h.svc.Disable(ctx, userID, mfa.Credential{Code: req.Code, RecoveryCode: req.RecoveryCode}); err != nil {
+	cred, err := req.credential()
+	if err == nil {
+		if err = h.cfg.Service.Disable(ctx, userID, cred); err == nil {
+			h.changed(w, r, Change{UserID: userID, Type: mfa.EventDisabled})
+			writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: false})
+			return
+		}
+	}
+	h.fail(w, r, err)
+}
+
+// regenerate serves POST /recovery-codes with {"code": "123456"}.
+func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req codeRequest
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	code, err := req.code()
+	if err == nil {
+		var codes []string
+		if codes, err = h.cfg.Service.RegenerateRecoveryCodes(ctx, userID, mfa.Credential{Code: code}); err == nil {
+			h.changed(w, r, Change{UserID: userID, Type: mfa.EventRecoveryCodesRegenerated})
+			writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
+			return
+		}
+	}
+	h.fail(w, r, err)
+}
+
+type factorResponse struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+func newFactorResponse(f mfa.FactorInfo) factorResponse {
+	resp := factorResponse{ID: f.ID, Name: f.Name, Type: f.Type, CreatedAt: f.CreatedAt}
+	if !f.LastUsedAt.IsZero() {
+		resp.LastUsedAt = &f.LastUsedAt
+	}
+	return resp
+}
+
+// listFactors serves GET /factors: the active authenticators, oldest
+// first.
+func (h *Handler) listFactors(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	st, err := h.cfg.Service.Status(ctx, userID)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, disableResponse{MFAEnabled: false})
+	resp := struct {
+		Factors []factorResponse `json:"factors"`
+	}{Factors: []factorResponse{}}
+	for _, f := range st.Factors {
+		resp.Factors = append(resp.Factors, newFactorResponse(f))
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
-// RegenerateRecoveryCodes serves POST /recovery-codes with
-// {"code": "123456"}: it replaces the recovery codes and answers
-// {"recovery_codes": [...]}, shown once.
-func (h *Handler) RegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	h.issueCodes(w, r, h.svc.RegenerateRecoveryCodes)
+type addFactorResponse struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	setupResponse
+}
+
+// addFactor serves POST /factors with {"name": "…", "code": "…"} or
+// {"name": "…", "recovery_code": "…"}: a pending authenticator.
+func (h *Handler) addFactor(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Name *string `json:"name"`
+		credentialFields
+	}
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	if req.Name == nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "name is required")
+		return
+	}
+	cred, err := req.credential()
+	if err == nil {
+		var enr *mfa.Enrollment
+		if enr, err = h.cfg.Service.AddFactor(ctx, userID, *req.Name, cred); err == nil {
+			writeJSON(w, http.StatusCreated, addFactorResponse{ID: enr.FactorID, Name: enr.Name,
+				setupResponse: setupResponse{Secret: enr.Secret, OTPAuthURL: enr.URI, QRCode: enr.QRCodeDataURL()}})
+			return
+		}
+	}
+	h.fail(w, r, err)
+}
+
+// confirmFactor serves POST /factors/{id}/confirm with {"code": "…"} from
+// the new authenticator.
+func (h *Handler) confirmFactor(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req codeRequest
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	code, err := req.code()
+	if err == nil {
+		var f mfa.FactorInfo
+		if f, err = h.cfg.Service.ConfirmFactor(ctx, userID, r.PathValue("id"), code); err == nil {
+			h.changed(w, r, Change{UserID: userID, Type: mfa.EventFactorAdded, FactorID: f.ID})
+			writeJSON(w, http.StatusOK, struct {
+				ID        string    `json:"id"`
+				Name      string    `json:"name"`
+				Type      string    `json:"type"`
+				CreatedAt time.Time `json:"created_at"`
+			}{f.ID, f.Name, f.Type, f.CreatedAt})
+			return
+		}
+	}
+	h.fail(w, r, err)
+}
+
+// removeFactor serves DELETE /factors/{id} with {"code": "…"} or
+// {"recovery_code": "…"}.
+func (h *Handler) removeFactor(w http.ResponseWriter, r *http.Request) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return
+	}
+	var req credentialFields
+	if !h.decode(w, r, &req, false) {
+		return
+	}
+	cred, err := req.credential()
+	if err == nil {
+		var enabled bool
+		id := r.PathValue("id")
+		if enabled, err = h.cfg.Service.RemoveFactor(ctx, userID, id, cred); err == nil {
+			change := Change{UserID: userID, Type: mfa.EventFactorRemoved, FactorID: id}
+			if !enabled {
+				change = Change{UserID: userID, Type: mfa.EventDisabled}
+			}
+			h.changed(w, r, change)
+			writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: enabled})
+			return
+		}
+	}
+	h.fail(w, r, err)
+}
+
+// changed tells the host about a change, through Config.OnChange.
+func (h *Handler) changed(w http.ResponseWriter, r *http.Request, c Change) {
+	if h.cfg.OnChange == nil {
+		return
+	}
+	if err := h.cfg.OnChange(w, r, c); err != nil {
+		h.cfg.OnError(r, fmt.Errorf("mfahttp: OnChange(%s): %w", c.Type, err))
+	}
 }
 
 // requestContext returns the request's context carrying its metadata for
 // audit events.
 func (h *Handler) requestContext(r *http.Request) context.Context {
-	return mfa.WithRequestInfo(r.Context(), mfa.RequestInfo{IP: h.clientIP(r), UserAgent: r.UserAgent()})
+	return mfa.WithRequestInfo(r.Context(), mfa.RequestInfo{IP: h.cfg.ClientIP(r), UserAgent: r.UserAgent()})
 }
 
 // begin authenticates the request and returns a context carrying its
 // metadata for audit events. On failure it has written the response.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (context.Context, string, bool) {
-	userID, err := h.auth(r)
+	userID, err := h.cfg.Authenticate(r)
 	switch {
 	case err == nil && userID != "":
 	case err == nil, errors.Is(err, ErrUnauthenticated):
-		WriteError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "authentication required")
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "authentication required")
 		return nil, "", false
 	default:
 		h.fail(w, r, err)
@@ -353,48 +570,57 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (context.Context
 	return h.requestContext(r), userID, true
 }
 
+// decode decodes the request body into dst, answering 400 when it is
+// refused.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) bool {
-	err := DecodeJSON(w, r, dst, allowEmpty)
-	if err == nil {
-		return true
+	if err := decode(w, r, dst, allowEmpty); err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, err.Error())
+		return false
 	}
-	var be *BodyError
-	if errors.As(err, &be) {
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, be.Message)
-	} else {
-		h.fail(w, r, err)
-	}
-	return false
+	return true
 }
 
 // fail maps an error to the contract's status and code and writes it.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var input *mfa.InputError
 	var limited *mfa.RateLimitError
+	var body errBody
 	switch {
+	case errors.As(err, &body):
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, string(body))
 	case errors.As(err, &input):
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, strings.ReplaceAll(input.Field, "_", " ")+" "+input.Problem)
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, input.Problem)
 	case errors.Is(err, mfa.ErrInvalidInput):
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "invalid input")
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "invalid input")
 	case errors.Is(err, mfa.ErrSetupNotStarted):
-		WriteError(w, http.StatusBadRequest, CodeInvalidInput, "MFA setup has not been started")
-	case errors.Is(err, mfa.ErrInvalidCode):
-		WriteError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid code")
-	case errors.Is(err, mfa.ErrInvalidTicket):
-		WriteError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid or expired mfa_token")
-	case errors.Is(err, mfa.ErrUserNotFound):
-		WriteError(w, http.StatusNotFound, CodeNotFound, "user not found")
-	case errors.Is(err, mfa.ErrAlreadyEnabled):
-		WriteError(w, http.StatusConflict, CodeConflict, "MFA is already enabled")
-	case errors.Is(err, mfa.ErrNotEnabled):
-		WriteError(w, http.StatusConflict, CodeConflict, "MFA is not enabled")
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "MFA setup has not been started: call setup first")
+	case errors.As(err, &limited) && limited.Permanent:
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed attempts: this account is locked until support unlocks it")
 	case errors.As(err, &limited):
-		secs := int64((limited.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-		WriteError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many failed attempts; retry in %d seconds", max(secs, 1)))
+		secs := strconv.FormatInt(max(int64((limited.RetryAfter+time.Second-1)/time.Second), 1), 10)
+		w.Header().Set("Retry-After", secs)
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed attempts; retry in "+secs+" seconds")
+	case errors.Is(err, mfa.ErrReplay):
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "this code was already used; wait for the next one")
+	case errors.Is(err, mfa.ErrInvalidCode):
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid code")
+	case errors.Is(err, mfa.ErrInvalidTicket):
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid or expired mfa_token")
+	case errors.Is(err, mfa.ErrUserNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "user not found")
+	case errors.Is(err, mfa.ErrFactorNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such authenticator")
+	case errors.Is(err, mfa.ErrAlreadyEnabled):
+		writeError(w, http.StatusConflict, CodeConflict, "MFA is already enabled")
+	case errors.Is(err, mfa.ErrNotEnabled):
+		writeError(w, http.StatusConflict, CodeConflict, "MFA is not enabled")
+	case errors.Is(err, mfa.ErrTooManyFactors):
+		writeError(w, http.StatusConflict, CodeConflict, "the maximum number of authenticators is reached; remove one first")
+	case errors.Is(err, mfa.ErrCredentialInUse):
+		writeError(w, http.StatusConflict, CodeConflict, "this security key is registered already")
 	default:
-		h.onError(r, err)
-		WriteError(w, http.StatusInternalServerError, CodeInternalError, "internal error")
+		h.cfg.OnError(r, err)
+		writeError(w, http.StatusInternalServerError, CodeInternalError, "internal error")
 	}
 }
 

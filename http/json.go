@@ -1,122 +1,113 @@
 package mfahttp
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxBodyBytes is the largest request body the handlers read.
 const MaxBodyBytes = 4 << 10
 
-// Error codes of the JSON error envelope.
+// Error codes of the JSON error envelope
+// {"error": {"code": "…", "message": "…"}}.
 const (
-	CodeInvalidInput           = "invalid_input"
-	CodeAuthenticationRequired = "authentication_required"
-	CodeNotFound               = "not_found"
-	CodeConflict               = "conflict"
-	CodeRateLimited            = "rate_limited"
-	CodeInternalError          = "internal_error"
+	CodeInvalidInput           = "invalid_input"           // 400
+	CodeAuthenticationRequired = "authentication_required" // 401
+	CodeStepUpRequired         = "mfa_step_up_required"    // 403, from RequireStepUp
+	CodeEnrollmentRequired     = "mfa_enrollment_required" // 403, from RequireStepUp
+	CodeNotFound               = "not_found"               // 404
+	CodeMethodNotAllowed       = "method_not_allowed"      // 405
+	CodeConflict               = "conflict"                // 409
+	CodeRateLimited            = "rate_limited"            // 429
+	CodeInternalError          = "internal_error"          // 500
 )
 
-// BodyError is why DecodeJSON refused a request body. Its message is safe to
-// show the client: it never quotes the body.
-type BodyError struct {
-	Message string
-}
+// errBody is why decode refused a request body; its message is safe to
+// show the client: it names fields, never quotes values.
+type errBody string
 
-func (e *BodyError) Error() string { return "mfahttp: " + e.Message }
+func (e errBody) Error() string { return string(e) }
 
-// DecodeJSON decodes the body of r into dst the way every handler of this
-// package does: the Content-Type must be application/json (parameters such
-// as charset allowed), the body at most MaxBodyBytes of one JSON value with
-// no unknown fields and nothing after it. An empty body is allowed only when
-// allowEmpty is set, and leaves dst as it is. The error is a *BodyError. Hosts
-// may use it for their own endpoints.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
+// decode reads the JSON body of r into dst strictly: Content-Type
+// application/json, at most MaxBodyBytes of one JSON object whose member
+// names match dst's fields exactly, none unknown and none given twice,
+// and nothing after it. An empty body is allowed when allowEmpty is set and
+// leaves dst as it is.
+func decode(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
-		return &BodyError{"Content-Type must be application/json"}
+		return errBody("Content-Type must be application/json")
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var tooLarge *http.MaxBytesError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooLarge):
-			return &BodyError{"request body exceeds " + strconv.Itoa(MaxBodyBytes) + " bytes"}
-		case err == io.EOF && allowEmpty:
-			return nil
-		case err == io.EOF:
-			return &BodyError{"request body is empty"}
-		case errors.As(err, &typeErr):
-			return &BodyError{"field " + strconv.Quote(typeErr.Field) + " has the wrong type"}
-		case isUnknownField(err):
-			return &BodyError{"request body has an unknown field"}
-		}
-		return &BodyError{"request body is not valid JSON"}
-	}
-	switch _, err := dec.Token(); {
-	case err == io.EOF:
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errBody("request body exceeds " + strconv.Itoa(MaxBodyBytes) + " bytes")
+	case err != nil:
+		return errBody("request body could not be read")
+	case len(body) == 0 && allowEmpty:
 		return nil
-	case errors.As(err, new(*http.MaxBytesError)):
-		return &BodyError{"request body exceeds " + strconv.Itoa(MaxBodyBytes) + " bytes"}
+	case len(body) == 0:
+		return errBody("request body is empty")
 	}
-	return &BodyError{"request body has data after the JSON object"}
-}
-
-// isUnknownField reports the error encoding/json returns for a field
-// DisallowUnknownFields refuses; it has no type of its own.
-func isUnknownField(err error) bool {
-	const prefix = "json: unknown field "
-	return len(err.Error()) > len(prefix) && err.Error()[:len(prefix)] == prefix
-}
-
-// WriteJSON writes v as a JSON response with the given status. Responses
-// that carry secrets or codes are marked not to be cached.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // otpauth URLs keep their '&'
-	if err := enc.Encode(v); err != nil {
-		WriteError(w, http.StatusInternalServerError, CodeInternalError, "internal error")
-		return
+	err = json.Unmarshal(body, dst, json.RejectUnknownMembers(true))
+	var semantic *json.SemanticError
+	var syntactic *jsontext.SyntacticError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
+		return errBody(fmt.Sprintf("field %s is given twice", quoteName(syntactic.JSONPointer.LastToken())))
+	case errors.As(err, &semantic) && errors.Is(semantic.Err, json.ErrUnknownName):
+		return errBody(fmt.Sprintf("unknown field %s", quoteName(semantic.JSONPointer.LastToken())))
+	case errors.As(err, &semantic) && semantic.JSONPointer != "":
+		return errBody(fmt.Sprintf("field %s has the wrong type", quoteName(semantic.JSONPointer.LastToken())))
+	case errors.As(err, &semantic):
+		return errBody("request body must be a JSON object")
 	}
-	writeBody(w, status, buf.Bytes())
+	return errBody("request body is not valid JSON")
 }
 
-// WriteError writes the error envelope
-// {"error": {"code": code, "message": message}} with the given status.
-func WriteError(w http.ResponseWriter, status int, code, message string) {
-	body := make([]byte, 0, 64+len(message))
-	body = append(body, `{"error":{"code":`...)
-	body = strconv.AppendQuote(body, code)
-	body = append(body, `,"message":`...)
-	body, _ = appendJSONString(body, message)
-	body = append(body, "}}\n"...)
-	writeBody(w, status, body)
+// quoteName quotes a member name for an error message, cut to 64
+// characters.
+func quoteName(name string) string {
+	if r := []rune(name); len(r) > 64 {
+		name = string(r[:64]) + "…"
+	}
+	return strconv.Quote(name)
 }
 
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Cache-Control"] = []string{"no-store"}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) ([]byte, error) {
-	b, err := json.Marshal(s)
+// writeJSON writes v as a JSON response with the given status. Responses
+// carry secrets or codes, so none may be cached.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
 	if err != nil {
-		return dst, err
+		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal_error","message":"internal error"}}`)
 	}
-	return append(dst, b...), nil
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+type errorEnvelope struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError writes the error envelope with the given status.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorEnvelope{errorBody{Code: code, Message: message}})
 }

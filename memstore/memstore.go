@@ -1,7 +1,8 @@
 // Package memstore is an in-memory mfa.Store for tests and single-process
 // apps. State lives only as long as the process: a restart loses every
 // enrolment, and two processes do not share state, so an app with several
-// replicas needs the sqlstore package instead.
+// replicas needs the sqlstore package instead. It keeps no audit events:
+// the Service delivers them from its in-memory queue.
 //
 // One mutex guards all state; nothing runs in the background. Expired
 // login tickets are removed when presented or by DeleteExpiredTickets.
@@ -11,7 +12,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,15 +29,19 @@ type Store struct {
 	tickets map[string]*ticket // by hash
 }
 
+type user struct {
+	enabled     bool
+	factors     []mfa.Factor        // oldest first
+	codes       map[string]struct{} // unused recovery-code hashes
+	failures    int
+	lockouts    int
+	lockedUntil time.Time
+}
+
 type ticket struct {
 	userID    string
 	expiresAt time.Time
 	attempts  int
-}
-
-type user struct {
-	state mfa.State           // RecoveryCodes is kept as len(codes)
-	codes map[string]struct{} // recovery-code hashes
 }
 
 // New returns an empty Store.
@@ -45,238 +51,362 @@ func New() *Store {
 
 // Get implements mfa.Store.
 func (s *Store) Get(ctx context.Context, userID string) (mfa.State, error) {
-	if err := ctx.Err(); err != nil {
-		return mfa.State{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[userID]
-	if u == nil {
-		return mfa.State{}, nil
-	}
-	return u.snapshot(), nil
+	return locked(s, ctx, func() (mfa.State, error) {
+		u := s.users[userID]
+		if u == nil {
+			return mfa.State{}, nil
+		}
+		return mfa.State{
+			Enabled:       u.enabled,
+			Factors:       cloneFactors(u.factors),
+			RecoveryCodes: len(u.codes),
+			Failures:      u.failures,
+			Lockouts:      u.lockouts,
+			LockedUntil:   u.lockedUntil,
+		}, nil
+	})
 }
 
 // SetPending implements mfa.Store.
-func (s *Store) SetPending(ctx context.Context, userID string, secret []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[userID]
-	if u == nil {
-		u = &user{state: mfa.State{Exists: true}}
-		s.users[userID] = u
-	}
-	if u.state.Enabled {
-		return mfa.ErrAlreadyEnabled
-	}
-	u.state.Secret = bytes.Clone(secret)
-	return nil
+func (s *Store) SetPending(ctx context.Context, userID string, f mfa.Factor, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		u := s.users[userID]
+		if u == nil {
+			u = &user{}
+			s.users[userID] = u
+		}
+		if u.enabled {
+			return mfa.ErrAlreadyEnabled
+		}
+		u.setPending(f)
+		return nil
+	})
 }
 
 // ReserveAttempt implements mfa.Store.
-func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt) (mfa.State, error) {
-	if err := ctx.Err(); err != nil {
-		return mfa.State{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[userID]
-	switch {
-	case u == nil && a.Enabled:
-		return mfa.State{}, mfa.ErrNotEnabled
-	case u == nil:
-		return mfa.State{}, mfa.ErrSetupNotStarted
-	case u.state.Enabled && !a.Enabled:
-		return mfa.State{}, mfa.ErrAlreadyEnabled
-	case !u.state.Enabled && a.Enabled:
-		return mfa.State{}, mfa.ErrNotEnabled
-	case u.state.LockedUntil.After(a.Now):
-		return mfa.State{}, &mfa.RateLimitError{RetryAfter: u.state.LockedUntil.Sub(a.Now)}
-	}
-	st := &u.state
-	st.Failures++
-	if a.Throttle.MaxFailures > 0 && st.Failures >= a.Throttle.MaxFailures {
-		st.LockedUntil = a.Now.Add(a.Throttle.Backoff(st.Lockouts))
-		st.Lockouts++
-		st.Failures = 0
-	}
-	return u.snapshotWithoutCount(), nil
+func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt) (mfa.Reservation, error) {
+	return locked(s, ctx, func() (mfa.Reservation, error) {
+		u := s.users[userID]
+		switch {
+		case u == nil && a.Enabled:
+			return mfa.Reservation{}, mfa.ErrNotEnabled
+		case u == nil:
+			return mfa.Reservation{}, mfa.ErrSetupNotStarted
+		}
+		if limited := a.Throttle.Locked(u.lockouts, u.lockedUntil, a.Now); limited != nil {
+			return mfa.Reservation{}, limited
+		}
+		switch {
+		case u.enabled && !a.Enabled:
+			return mfa.Reservation{}, mfa.ErrAlreadyEnabled
+		case !u.enabled && a.Enabled:
+			return mfa.Reservation{}, mfa.ErrNotEnabled
+		}
+		u.failures++
+		if a.Throttle.MaxFailures > 0 && u.failures >= a.Throttle.MaxFailures {
+			u.lockedUntil = a.Now.Add(a.Throttle.Backoff(u.lockouts))
+			u.lockouts++
+			u.failures = 0
+		}
+		return mfa.Reservation{
+			Factors:     cloneFactors(u.factors),
+			Failures:    u.failures,
+			Lockouts:    u.lockouts,
+			LockedUntil: u.lockedUntil,
+		}, nil
+	})
 }
 
 // Enable implements mfa.Store.
-func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[userID]
-	switch {
-	case u == nil:
-		return mfa.ErrSetupNotStarted
-	case u.state.Enabled:
-		return mfa.ErrAlreadyEnabled
-	case !bytes.Equal(u.state.Secret, e.Secret):
-		return mfa.ErrInvalidCode
-	case e.Step <= u.state.LastStep:
-		return mfa.ErrReplay
-	}
-	u.state.Enabled = true
-	u.state.LastStep = e.Step
-	u.resetThrottle()
-	u.setCodes(e.RecoveryCodes)
-	return nil
+func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		u := s.users[userID]
+		switch {
+		case u == nil:
+			return mfa.ErrSetupNotStarted
+		case u.enabled:
+			return mfa.ErrAlreadyEnabled
+		}
+		f := u.factor(e.FactorID)
+		switch {
+		case f == nil || f.Active:
+			return mfa.ErrInvalidCode
+		case !counterAccepted(*f, e.Counter):
+			return mfa.ErrReplay
+		case e.CredentialID != nil && s.credentialInUse(e.CredentialID):
+			return mfa.ErrCredentialInUse
+		}
+		activate(f, e.Counter, e.Secret, e.CredentialID, e.UsedAt)
+		u.enabled = true
+		u.resetThrottle()
+		u.setCodes(e.RecoveryCodes)
+		return nil
+	})
 }
 
-// AdvanceStep implements mfa.Store.
-func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.accept(userID, mfa.Proof{Step: step})
+// Accept implements mfa.Store.
+func (s *Store) Accept(ctx context.Context, userID string, p mfa.Proof, _ []mfa.Event) error {
+	return s.do(ctx, func() error { return s.accept(userID, p) })
 }
 
-// ConsumeRecoveryCode implements mfa.Store.
-func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.accept(userID, mfa.Proof{RecoveryCode: hash})
+// ReplaceRecoveryCodes implements mfa.Store.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, p mfa.Proof, hashes [][]byte, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		if err := s.accept(userID, p); err != nil {
+			return err
+		}
+		s.users[userID].setCodes(hashes)
+		return nil
+	})
+}
+
+// Disable implements mfa.Store.
+func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		if err := s.accept(userID, p); err != nil {
+			return err
+		}
+		s.delete(userID)
+		return nil
+	})
+}
+
+// AddFactor implements mfa.Store.
+func (s *Store) AddFactor(ctx context.Context, userID string, p mfa.Proof, f mfa.Factor, max int, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		if u := s.users[userID]; u != nil && u.enabled && u.active() >= max {
+			return mfa.ErrTooManyFactors
+		}
+		if err := s.accept(userID, p); err != nil {
+			return err
+		}
+		s.users[userID].setPending(f)
+		return nil
+	})
+}
+
+// ConfirmFactor implements mfa.Store.
+func (s *Store) ConfirmFactor(ctx context.Context, userID string, c mfa.Confirmation, max int, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		u := s.users[userID]
+		if u == nil || !u.enabled {
+			return mfa.ErrNotEnabled
+		}
+		f := u.factor(c.FactorID)
+		switch {
+		case f == nil || f.Active:
+			return mfa.ErrFactorNotFound
+		case u.active() >= max:
+			return mfa.ErrTooManyFactors
+		case !counterAccepted(*f, c.Counter):
+			return mfa.ErrReplay
+		case c.CredentialID != nil && s.credentialInUse(c.CredentialID):
+			return mfa.ErrCredentialInUse
+		}
+		activate(f, c.Counter, c.Secret, c.CredentialID, c.UsedAt)
+		u.resetThrottle()
+		return nil
+	})
+}
+
+// RemoveFactor implements mfa.Store.
+func (s *Store) RemoveFactor(ctx context.Context, userID, factorID string, p mfa.Proof, _, _ []mfa.Event) (bool, error) {
+	return locked(s, ctx, func() (bool, error) {
+		if u := s.users[userID]; u != nil && u.enabled && u.factor(factorID) == nil {
+			return false, mfa.ErrFactorNotFound
+		}
+		if err := s.accept(userID, p); err != nil {
+			return false, err
+		}
+		u := s.users[userID]
+		u.factors = slices.DeleteFunc(u.factors, func(f mfa.Factor) bool { return f.ID == factorID })
+		if u.active() > 0 {
+			return false, nil
+		}
+		s.delete(userID)
+		return true, nil
+	})
 }
 
 // ResetThrottle implements mfa.Store.
 func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u := s.users[userID]; u != nil {
-		u.resetThrottle()
-	}
-	return nil
-}
-
-// ReplaceRecoveryCodes implements mfa.Store.
-func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.accept(userID, mfa.Proof{Step: step}); err != nil {
-		return err
-	}
-	s.users[userID].setCodes(hashes)
-	return nil
-}
-
-// Disable implements mfa.Store.
-func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.accept(userID, p); err != nil {
-		return err
-	}
-	s.delete(userID)
-	return nil
+	return s.do(ctx, func() error {
+		if u := s.users[userID]; u != nil {
+			u.resetThrottle()
+		}
+		return nil
+	})
 }
 
 // CreateTicket implements mfa.Store.
 func (s *Store) CreateTicket(ctx context.Context, t mfa.Ticket) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tickets[string(t.Hash)]; ok {
-		return errors.New("memstore: ticket hash exists")
-	}
-	s.tickets[string(t.Hash)] = &ticket{userID: t.UserID, expiresAt: t.ExpiresAt}
-	return nil
+	return s.do(ctx, func() error {
+		if _, ok := s.tickets[string(t.Hash)]; ok {
+			return errors.New("memstore: ticket hash exists")
+		}
+		s.tickets[string(t.Hash)] = &ticket{userID: t.UserID, expiresAt: t.ExpiresAt}
+		return nil
+	})
 }
 
 // ReserveTicket implements mfa.Store.
 func (s *Store) ReserveTicket(ctx context.Context, hash []byte, now time.Time, maxAttempts int) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.liveTicket(hash, now)
-	if t == nil || t.attempts >= maxAttempts {
+	return locked(s, ctx, func() (string, error) {
+		t := s.liveTicket(hash, now)
+		switch {
+		case t == nil:
+			return "", mfa.ErrInvalidTicket
+		case t.attempts >= maxAttempts:
+			return t.userID, mfa.ErrInvalidTicket
+		}
+		t.attempts++
+		return t.userID, nil
+	})
+}
+
+// LookupTicket implements mfa.Store.
+func (s *Store) LookupTicket(ctx context.Context, hash []byte, now time.Time) (string, error) {
+	return locked(s, ctx, func() (string, error) {
+		if t := s.tickets[string(hash)]; t != nil && t.expiresAt.After(now) {
+			return t.userID, nil
+		}
 		return "", mfa.ErrInvalidTicket
-	}
-	t.attempts++
-	return t.userID, nil
+	})
 }
 
 // CompleteChallenge implements mfa.Store.
-func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.liveTicket(hash, now)
-	if t == nil || t.userID != userID {
-		return mfa.ErrInvalidTicket
-	}
-	if err := s.accept(userID, p); err != nil {
-		return err
-	}
-	delete(s.tickets, string(hash))
-	return nil
+func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time, _ []mfa.Event) error {
+	return s.do(ctx, func() error {
+		t := s.liveTicket(hash, now)
+		if t == nil || t.userID != userID {
+			return mfa.ErrInvalidTicket
+		}
+		if err := s.accept(userID, p); err != nil {
+			return err
+		}
+		delete(s.tickets, string(hash))
+		return nil
+	})
 }
 
 // DeleteExpiredTickets implements mfa.Store.
 func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error) {
+	return locked(s, ctx, func() (int, error) {
+		n := 0
+		for h, t := range s.tickets {
+			if !t.expiresAt.After(now) {
+				delete(s.tickets, h)
+				n++
+			}
+		}
+		return n, nil
+	})
+}
+
+// ReplaceSecret implements mfa.Store.
+func (s *Store) ReplaceSecret(ctx context.Context, factorID string, old, new []byte) (bool, error) {
+	return locked(s, ctx, func() (bool, error) {
+		for _, u := range s.users {
+			if f := u.factor(factorID); f != nil && bytes.Equal(f.Secret, old) {
+				f.Secret = bytes.Clone(new)
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// ListSecrets implements mfa.Store. It sorts every factor on each call:
+// fine for the sizes an in-memory store holds.
+func (s *Store) ListSecrets(ctx context.Context, afterFactorID string, limit int) ([]mfa.FactorSecret, error) {
+	return locked(s, ctx, func() ([]mfa.FactorSecret, error) {
+		var out []mfa.FactorSecret
+		for id, u := range s.users {
+			for _, f := range u.factors {
+				if f.Type == mfa.FactorTOTP && f.ID > afterFactorID {
+					out = append(out, mfa.FactorSecret{UserID: id, FactorID: f.ID, Secret: bytes.Clone(f.Secret)})
+				}
+			}
+		}
+		slices.SortFunc(out, func(a, b mfa.FactorSecret) int { return strings.Compare(a.FactorID, b.FactorID) })
+		return out[:min(limit, len(out))], nil
+	})
+}
+
+// Delete implements mfa.Store.
+func (s *Store) Delete(ctx context.Context, userID string) error {
+	return s.do(ctx, func() error {
+		s.delete(userID)
+		return nil
+	})
+}
+
+// do runs op under the store's lock unless ctx is done.
+func (s *Store) do(ctx context.Context, op func() error) error {
+	_, err := locked(s, ctx, func() (struct{}, error) { return struct{}{}, op() })
+	return err
+}
+
+// locked runs op under the store's lock unless ctx is done.
+func locked[T any](s *Store, ctx context.Context, op func() (T, error)) (T, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		var zero T
+		return zero, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for h, t := range s.tickets {
-		if !t.expiresAt.After(now) {
-			delete(s.tickets, h)
-			n++
-		}
-	}
-	return n, nil
+	return op()
 }
 
-// accept checks and applies a proof for an enabled user: a newer time step
-// (which clears the throttle) or an unused recovery code. It changes
-// nothing on error. s.mu is held.
+// accept checks and applies a proof for an enabled user, as mfa.Store's
+// Accept describes. It changes nothing on error. s.mu is held.
 func (s *Store) accept(userID string, p mfa.Proof) error {
 	u := s.users[userID]
-	if u == nil || !u.state.Enabled {
+	if u == nil || !u.enabled {
 		return mfa.ErrNotEnabled
 	}
-	if p.RecoveryCode != nil {
-		if _, ok := u.codes[string(p.RecoveryCode)]; !ok {
+	if p.FactorID == "" {
+		hash, ok := u.unusedCode(p.RecoveryCode)
+		if !ok {
 			return mfa.ErrInvalidCode
 		}
-		delete(u.codes, string(p.RecoveryCode))
+		delete(u.codes, hash)
+		u.resetThrottle()
 		return nil
 	}
-	if p.Step <= u.state.LastStep {
+	f := u.factor(p.FactorID)
+	switch {
+	case f == nil || !f.Active:
+		return mfa.ErrInvalidCode
+	case !counterAccepted(*f, p.Counter):
 		return mfa.ErrReplay
 	}
-	u.state.LastStep = p.Step
+	f.Counter, f.LastUsedAt = p.Counter, p.UsedAt
+	if p.Secret != nil {
+		f.Secret = bytes.Clone(p.Secret)
+	}
 	u.resetThrottle()
 	return nil
+}
+
+// counterAccepted reports whether a proof's counter is accepted for f:
+// greater than its counter, or zero for a WebAuthn factor still at zero (a
+// key without a signature counter).
+func counterAccepted(f mfa.Factor, counter int64) bool {
+	return counter > f.Counter || f.Type == mfa.FactorWebAuthn && counter == 0 && f.Counter == 0
+}
+
+// credentialInUse reports whether any factor has this credential ID.
+// s.mu is held.
+func (s *Store) credentialInUse(id []byte) bool {
+	for _, u := range s.users {
+		for _, f := range u.factors {
+			if bytes.Equal(f.CredentialID, id) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // liveTicket returns the ticket with this hash if it has not expired,
@@ -290,54 +420,6 @@ func (s *Store) liveTicket(hash []byte, now time.Time) *ticket {
 	return t
 }
 
-// ReplaceSecret implements mfa.Store.
-func (s *Store) ReplaceSecret(ctx context.Context, userID string, old, new []byte) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[userID]
-	if u == nil || !bytes.Equal(u.state.Secret, old) {
-		return false, nil
-	}
-	u.state.Secret = bytes.Clone(new)
-	return true, nil
-}
-
-// ListSecrets implements mfa.Store. It sorts every user ID on each call:
-// fine for the sizes an in-memory store holds.
-func (s *Store) ListSecrets(ctx context.Context, afterUserID string, limit int) ([]mfa.UserSecret, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.users))
-	for id := range s.users {
-		if id > afterUserID {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	var out []mfa.UserSecret
-	for _, id := range ids[:min(limit, len(ids))] {
-		out = append(out, mfa.UserSecret{UserID: id, Secret: bytes.Clone(s.users[id].state.Secret)})
-	}
-	return out, nil
-}
-
-// Delete implements mfa.Store.
-func (s *Store) Delete(ctx context.Context, userID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delete(userID)
-	return nil
-}
-
 // delete removes the user's state and tickets. s.mu is held.
 func (s *Store) delete(userID string) {
 	delete(s.users, userID)
@@ -348,20 +430,44 @@ func (s *Store) delete(userID string) {
 	}
 }
 
-// snapshot returns a copy of the state that shares no memory with u.
-func (u *user) snapshot() mfa.State {
-	st := u.snapshotWithoutCount()
-	st.RecoveryCodes = len(u.codes)
-	return st
+// factor returns the user's factor with this ID, or nil.
+func (u *user) factor(id string) *mfa.Factor {
+	for i := range u.factors {
+		if u.factors[i].ID == id {
+			return &u.factors[i]
+		}
+	}
+	return nil
 }
 
-// snapshotWithoutCount is snapshot without RecoveryCodes, which
-// ReserveAttempt need not fill: reading the codes map is one more cache
-// miss per check in a large store.
-func (u *user) snapshotWithoutCount() mfa.State {
-	st := u.state
-	st.Secret = bytes.Clone(st.Secret)
-	return st
+// active counts the user's active factors.
+func (u *user) active() int {
+	n := 0
+	for _, f := range u.factors {
+		if f.Active {
+			n++
+		}
+	}
+	return n
+}
+
+// setPending replaces the user's pending factor with a copy of f.
+func (u *user) setPending(f mfa.Factor) {
+	u.factors = slices.DeleteFunc(u.factors, func(f mfa.Factor) bool { return !f.Active })
+	f.Active = false
+	f.Secret, f.CredentialID = bytes.Clone(f.Secret), bytes.Clone(f.CredentialID)
+	u.factors = append(u.factors, f)
+}
+
+// unusedCode returns the key under which an unused code with one of these
+// hashes is kept.
+func (u *user) unusedCode(hashes [][]byte) (string, bool) {
+	for _, h := range hashes {
+		if _, ok := u.codes[string(h)]; ok {
+			return string(h), true
+		}
+	}
+	return "", false
 }
 
 // setCodes replaces the user's recovery codes.
@@ -373,7 +479,27 @@ func (u *user) setCodes(hashes [][]byte) {
 }
 
 func (u *user) resetThrottle() {
-	u.state.Failures = 0
-	u.state.Lockouts = 0
-	u.state.LockedUntil = time.Time{}
+	u.failures, u.lockouts, u.lockedUntil = 0, 0, time.Time{}
+}
+
+// activate makes a pending factor active with its first accepted counter
+// and, when given, its secret and credential ID.
+func activate(f *mfa.Factor, counter int64, secret, credentialID []byte, usedAt time.Time) {
+	f.Active, f.Counter, f.LastUsedAt = true, counter, usedAt
+	if secret != nil {
+		f.Secret = bytes.Clone(secret)
+	}
+	if credentialID != nil {
+		f.CredentialID = bytes.Clone(credentialID)
+	}
+}
+
+// cloneFactors returns copies that share no memory with the store.
+func cloneFactors(fs []mfa.Factor) []mfa.Factor {
+	out := slices.Clone(fs)
+	for i := range out {
+		out[i].Secret = bytes.Clone(out[i].Secret)
+		out[i].CredentialID = bytes.Clone(out[i].CredentialID)
+	}
+	return out
 }

@@ -15,9 +15,10 @@ import (
 
 // Each benchmark runs once per backend as a sub-benchmark (/sqlite,
 // /postgres, /mysql where its DSN is set). Enable reports its ratio to
-// FloorEnableTx, and AdvanceStep and ConsumeRecoveryCode theirs to
-// FloorWrite (one single-statement committed UPDATE), as the metric
-// "x-floor", with the floor measured in the same run on the same database.
+// FloorEnableTx, and AdvanceStep and ConsumeRecoveryCode (Store.Accept of a
+// time step and of a recovery code) theirs to FloorWrite (one
+// single-statement committed UPDATE), as the metric "x-floor", with the
+// floor measured in the same run on the same database.
 
 type benchDB struct {
 	db     *sqlx.DB
@@ -40,14 +41,14 @@ func (e benchDB) sql(q string) string {
 }
 
 // enabledUser enrols userID directly with codes recovery-code hashes,
-// inserted 500 rows a statement.
-func (e benchDB) enabledUser(b *testing.B, userID string, codes [][]byte) {
+// inserted 500 rows a statement, and returns its factor.
+func (e benchDB) enabledUser(b *testing.B, userID string, codes [][]byte) mfa.Factor {
 	ctx := context.Background()
-	secret := random(20)
-	if err := e.store.SetPending(ctx, userID, secret); err != nil {
+	f := pendingFactor()
+	if err := e.store.SetPending(ctx, userID, f, nil); err != nil {
 		b.Fatal(err)
 	}
-	if err := e.store.Enable(ctx, userID, mfa.Enablement{Secret: secret, Step: 1}); err != nil {
+	if err := e.store.Enable(ctx, userID, mfa.Enablement{FactorID: f.ID, Counter: 1}, nil); err != nil {
 		b.Fatal(err)
 	}
 	tx := e.db.MustBegin()
@@ -63,6 +64,7 @@ func (e benchDB) enabledUser(b *testing.B, userID string, codes [][]byte) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	return f
 }
 
 // floorWrite returns one single-statement committed UPDATE of one row.
@@ -77,12 +79,14 @@ func (e benchDB) floorWrite(b *testing.B) func(i int) {
 	}
 }
 
-// floorEnableTx returns one hand-written enable transaction: update one
-// state row, delete the user's codes, insert ten codes with one statement.
+// floorEnableTx returns one hand-written enable transaction, the least the
+// schema needs: update the user's row and the factor's row, delete the
+// user's codes, insert ten codes with one statement.
 func (e benchDB) floorEnableTx(b *testing.B) func(i int) {
 	ctx := context.Background()
-	e.enabledUser(b, "floor", nil)
-	update := e.sql("UPDATE mfa_users SET enabled = 1, last_step = ? WHERE user_id = ?")
+	f := e.enabledUser(b, "floor", nil)
+	update := e.sql("UPDATE mfa_users SET enabled = 1, failures = 0 WHERE user_id = ?")
+	activate := e.sql("UPDATE mfa_factors SET active = 1, counter = ? WHERE factor_id = ?")
 	del := e.sql("DELETE FROM mfa_recovery_codes WHERE user_id = ?")
 	insert := e.sql("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", 10), ", "))
 	return func(i int) {
@@ -94,7 +98,10 @@ func (e benchDB) floorEnableTx(b *testing.B) func(i int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, update, i, "floor"); err != nil {
+		if _, err := tx.ExecContext(ctx, update, "floor"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, activate, i, f.ID); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := tx.ExecContext(ctx, del, "floor"); err != nil {
@@ -181,9 +188,11 @@ func BenchmarkEnable(b *testing.B) {
 		ctx := context.Background()
 		secret := random(20)
 		tx := env.db.MustBegin()
-		q := env.sql("INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)")
+		user := env.sql("INSERT INTO mfa_users (user_id) VALUES (?)")
+		factor := env.sql("INSERT INTO mfa_factors (factor_id, user_id, type, name, secret, created_at) VALUES (?, ?, 'totp', 'Phone', ?, 1)")
 		for i := 0; i < b.N; i++ {
-			tx.MustExec(q, fmt.Sprintf("user-%d", i), secret)
+			tx.MustExec(user, fmt.Sprintf("user-%d", i))
+			tx.MustExec(factor, fmt.Sprintf("f-%d", i), fmt.Sprintf("user-%d", i), secret)
 		}
 		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
@@ -193,29 +202,29 @@ func BenchmarkEnable(b *testing.B) {
 			batches[i] = hashes(10)
 		}
 		measure(b, func(i int) {
-			if err := env.store.Enable(ctx, fmt.Sprintf("user-%d", i), mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: batches[i]}); err != nil {
+			if err := env.store.Enable(ctx, fmt.Sprintf("user-%d", i), mfa.Enablement{FactorID: fmt.Sprintf("f-%d", i), Counter: 5, RecoveryCodes: batches[i]}, nil); err != nil {
 				b.Fatal(err)
 			}
 		}, env.floorEnableTx(b))
 	})
 }
 
-// BenchmarkAdvanceStep: Store.AdvanceStep accepting a newer step, against
+// BenchmarkAdvanceStep: Store.Accept of a newer time step, against
 // FloorWrite.
 func BenchmarkAdvanceStep(b *testing.B) {
 	forEachBackend(b, func(b *testing.B, env benchDB) {
 		ctx := context.Background()
-		env.enabledUser(b, "u", nil)
+		f := env.enabledUser(b, "u", nil)
 		measure(b, func(i int) {
-			if err := env.store.AdvanceStep(ctx, "u", int64(2+i)); err != nil {
+			if err := env.store.Accept(ctx, "u", step(f, int64(2+i)), nil); err != nil {
 				b.Fatal(err)
 			}
 		}, env.floorWrite(b))
 	})
 }
 
-// BenchmarkConsumeRecoveryCode: Store.ConsumeRecoveryCode of a valid code,
-// against FloorWrite. Users hold ten codes each, as real users do, inserted
+// BenchmarkConsumeRecoveryCode: Store.Accept of a valid recovery code, which
+// uses it up and clears the failure count, against FloorWrite. Users hold ten codes each, as real users do, inserted
 // before the timer starts.
 func BenchmarkConsumeRecoveryCode(b *testing.B) {
 	forEachBackend(b, func(b *testing.B, env benchDB) {
@@ -227,7 +236,7 @@ func BenchmarkConsumeRecoveryCode(b *testing.B) {
 			env.enabledUser(b, users[u], codes[u*10:min(u*10+10, b.N)])
 		}
 		measure(b, func(i int) {
-			if err := env.store.ConsumeRecoveryCode(ctx, users[i/10], codes[i]); err != nil {
+			if err := env.store.Accept(ctx, users[i/10], codeProof(codes[i]), nil); err != nil {
 				b.Fatal(err)
 			}
 		}, env.floorWrite(b))

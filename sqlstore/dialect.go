@@ -14,47 +14,72 @@ type dialect struct {
 	name string
 	// bind is the placeholder style, for sqlx.Rebind.
 	bind int
-	// returning: UPDATE … RETURNING exists (PostgreSQL, SQLite 3.35+). Where
-	// it does not (MySQL, MariaDB), the row is read back inside the same
-	// transaction after the UPDATE locked it.
-	returning bool
-	// setPending stores a pending secret unless MFA is enabled; it affects
-	// no row when it is.
-	setPending string
+	// insertIgnore inserts a row unless its key exists.
+	insertIgnore string
+	// forUpdate locks the rows a SELECT reads until the transaction ends;
+	// empty on SQLite, whose write transactions lock the whole database.
+	forUpdate string
+	// accept is how a proof is accepted together with clearing the user's
+	// failure count (acceptCTE, acceptJoin, acceptTwoStatements).
+	accept int
 	// retryable reports a serialization failure, deadlock or busy database:
 	// the transaction is run again, a bounded number of times.
 	retryable func(error) bool
+	// duplicate reports a unique-key violation.
+	duplicate func(error) bool
 }
 
-// setPendingOnConflict is the upsert of SQLite and PostgreSQL; its WHERE
-// makes it affect no row when MFA is enabled.
-const setPendingOnConflict = `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
-	ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret WHERE mfa_users.enabled = 0`
+// How a dialect accepts a proof and clears the failure count: one
+// statement whose common table expression updates the proof's row
+// (PostgreSQL), one UPDATE of two joined tables (MySQL), or two statements
+// in the operation's transaction (SQLite).
+const (
+	acceptCTE = iota
+	acceptJoin
+	acceptTwoStatements
+)
 
 var (
 	sqliteDialect = dialect{
-		name:       "sqlite",
-		bind:       sqlx.QUESTION,
-		returning:  true,
-		setPending: setPendingOnConflict,
-		retryable:  sqliteBusy,
+		name:         "sqlite",
+		bind:         sqlx.QUESTION,
+		insertIgnore: "INSERT OR IGNORE INTO",
+		accept:       acceptTwoStatements,
+		retryable:    sqliteBusy,
+		duplicate: func(err error) bool {
+			return sqliteCode(err) == 2067 || strings.Contains(err.Error(), "UNIQUE constraint failed")
+		},
 	}
 	postgresDialect = dialect{
-		name:       "postgres",
-		bind:       sqlx.DOLLAR,
-		returning:  true,
-		setPending: setPendingOnConflict,
-		retryable:  postgresRetryable,
+		name:         "postgres",
+		bind:         sqlx.DOLLAR,
+		insertIgnore: "INSERT INTO",
+		forUpdate:    " FOR UPDATE",
+		accept:       acceptCTE,
+		retryable:    func(err error) bool { return sqlState(err) == "40001" || sqlState(err) == "40P01" },
+		duplicate:    func(err error) bool { return sqlState(err) == "23505" },
 	}
 	mysqlDialect = dialect{
-		name: "mysql",
-		bind: sqlx.QUESTION,
-		// Affects 0 rows when enabled: the secret is set to itself.
-		setPending: `INSERT INTO mfa_users (user_id, secret) VALUES (?, ?)
-			ON DUPLICATE KEY UPDATE secret = IF(enabled = 0, VALUES(secret), secret)`,
-		retryable: mysqlRetryable,
+		name:         "mysql",
+		bind:         sqlx.QUESTION,
+		insertIgnore: "INSERT IGNORE INTO",
+		forUpdate:    " FOR UPDATE",
+		accept:       acceptJoin,
+		// ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT (1205).
+		retryable: func(err error) bool { return mysqlError(err, 1213) || mysqlError(err, 1205) },
+		// ER_DUP_ENTRY.
+		duplicate: func(err error) bool { return mysqlError(err, 1062) },
 	}
 )
+
+// onConflictDoNothing ends dialect.insertIgnore's statement where the
+// dialect needs it (PostgreSQL).
+func (d dialect) onConflictDoNothing() string {
+	if d.name == "postgres" {
+		return " ON CONFLICT DO NOTHING"
+	}
+	return ""
+}
 
 // dialectFor maps a database/sql driver name to its dialect.
 func dialectFor(driverName string) (dialect, error) {
@@ -69,38 +94,40 @@ func dialectFor(driverName string) (dialect, error) {
 	return dialect{}, fmt.Errorf("sqlstore: unsupported driver %q (want sqlite, pgx, postgres or mysql; or set Config.Dialect)", driverName)
 }
 
-// sqliteBusy matches SQLITE_BUSY and SQLITE_LOCKED (with their extended
-// codes) from modernc.org/sqlite and mattn/go-sqlite3, by the Code method
-// both error types have, without importing either.
-func sqliteBusy(err error) bool {
+// sqliteCode returns the extended result code of an error from
+// modernc.org/sqlite or mattn/go-sqlite3, through the Code method both
+// error types have, without importing either; 0 for other errors.
+func sqliteCode(err error) int {
 	var coded interface{ Code() int }
 	if errors.As(err, &coded) {
-		switch coded.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
+		return coded.Code()
+	}
+	return 0
+}
+
+// sqliteBusy matches SQLITE_BUSY and SQLITE_LOCKED with their extended
+// codes.
+func sqliteBusy(err error) bool {
+	switch sqliteCode(err) & 0xff {
+	case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+		return true
 	}
 	return strings.Contains(err.Error(), "database is locked")
 }
 
-// postgresRetryable matches serialization_failure and deadlock_detected by
-// SQLSTATE, through the SQLState method of pgx's *pgconn.PgError (lib/pq's
-// error has one too).
-func postgresRetryable(err error) bool {
+// sqlState returns the SQLSTATE of a PostgreSQL error through the SQLState
+// method of pgx's *pgconn.PgError (lib/pq's error has one too).
+func sqlState(err error) string {
 	var state interface{ SQLState() string }
 	if errors.As(err, &state) {
-		switch state.SQLState() {
-		case "40001", "40P01":
-			return true
-		}
+		return state.SQLState()
 	}
-	return false
+	return ""
 }
 
-// mysqlRetryable matches ER_LOCK_DEADLOCK (1213) and ER_LOCK_WAIT_TIMEOUT
-// (1205). go-sql-driver/mysql's *MySQLError has no method to ask, so its
-// message ("Error 1213 (40001): …") is read.
-func mysqlRetryable(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "Error 1205")
+// mysqlError reports a MySQL error with this number. go-sql-driver/mysql's
+// *MySQLError has no method to ask, so its message ("Error 1213 (40001):
+// …") is read.
+func mysqlError(err error, number int) bool {
+	return strings.Contains(err.Error(), fmt.Sprintf("Error %d", number))
 }

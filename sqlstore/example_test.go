@@ -25,7 +25,7 @@ func Example() {
 	defer db.Close()
 
 	ctx := context.Background()
-	store, err := sqlstore.New(db, sqlstore.Config{}) // tables mfa_users, mfa_recovery_codes
+	store, err := sqlstore.New(db, sqlstore.Config{}) // tables mfa_users, mfa_factors, …
 	if err != nil {
 		panic(err)
 	}
@@ -38,7 +38,7 @@ func Example() {
 	}
 	defer svc.Close(ctx)
 
-	if _, err := svc.Setup(ctx, "alice"); err != nil {
+	if _, err := svc.Setup(ctx, "alice", ""); err != nil {
 		panic(err)
 	}
 	st, _ := svc.Status(ctx, "alice")

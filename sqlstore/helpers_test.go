@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"github.com/identsphere/mfa"
 	"github.com/identsphere/mfa/sqlstore"
 )
 
@@ -88,9 +90,24 @@ func testPrefix() string {
 }
 
 func dropTables(db *sqlx.DB, prefix string) {
-	for _, table := range []string{"users", "recovery_codes", "tickets", "schema_migrations"} {
+	for _, table := range []string{"users", "factors", "recovery_codes", "tickets", "schema_migrations"} {
 		db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 	}
 }
 
 func envDSN(name string) string { return os.Getenv(name) }
+
+// pendingFactor returns a new pending TOTP factor.
+func pendingFactor() mfa.Factor {
+	return mfa.Factor{ID: "f-" + hex.EncodeToString(random(12)), Type: mfa.FactorTOTP, Name: "Phone", Secret: random(20), CreatedAt: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+}
+
+// step is a proof of factor f at time step s.
+func step(f mfa.Factor, s int64) mfa.Proof {
+	return mfa.Proof{FactorID: f.ID, Counter: s, UsedAt: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+}
+
+// codeProof is a proof of a recovery code by its hash.
+func codeProof(hash []byte) mfa.Proof {
+	return mfa.Proof{RecoveryCode: [][]byte{hash}, UsedAt: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -40,19 +39,6 @@ type Store struct {
 	d          dialect
 	prefix     string
 	maxRetries int
-	q          queries
-}
-
-// queries are the statements, with the prefix and placeholders of the
-// store's dialect, built once by New.
-type queries struct {
-	get, setPending, reserve, reserveRead, lock, state              string
-	enable, enableState, deleteCodes, advance, enabledState         string
-	consume, consumeMark, resetThrottle, deleteUser                 string
-	createTicket, reserveTicket, ticketUser, dropExpiredTicket      string
-	completeTicket, deleteExpired, deleteUserTickets, disableByStep string
-	replaceSecret, listSecrets                                      string
-	insertCodes                                                     string // for RecoveryCodeCount codes
 }
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
@@ -86,37 +72,6 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	case s.maxRetries < 0:
 		s.maxRetries = 0
 	}
-	s.q = queries{
-		get: s.sql(`SELECT u.enabled, u.secret, u.last_step, u.failures, u.lockouts, u.locked_until,
-				(SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = u.user_id AND c.used = 0)
-			FROM mfa_users u WHERE u.user_id = ?`),
-		setPending: s.sql(d.setPending),
-		reserve: s.sql(`UPDATE mfa_users SET failures = failures + 1
-			WHERE user_id = ? AND enabled = ? AND locked_until <= ?` + returningIf(d, " RETURNING secret, last_step, failures, lockouts")),
-		reserveRead:   s.sql(`SELECT secret, last_step, failures, lockouts FROM mfa_users WHERE user_id = ?`),
-		lock:          s.sql(`UPDATE mfa_users SET failures = 0, lockouts = lockouts + 1, locked_until = ? WHERE user_id = ?`),
-		state:         s.sql(`SELECT enabled, locked_until FROM mfa_users WHERE user_id = ?`),
-		enable:        s.sql(`UPDATE mfa_users SET enabled = 1, last_step = ?, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 0 AND secret = ? AND last_step < ?`),
-		enableState:   s.sql(`SELECT enabled, secret FROM mfa_users WHERE user_id = ?`),
-		deleteCodes:   s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`),
-		advance:       s.sql(`UPDATE mfa_users SET last_step = ?, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
-		enabledState:  s.sql(`SELECT enabled FROM mfa_users WHERE user_id = ?`),
-		consumeMark:   s.sql(`UPDATE mfa_recovery_codes SET used = 1 WHERE user_id = ? AND code_hash = ? AND used = 0`),
-		resetThrottle: s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`),
-		deleteUser:    s.sql(`DELETE FROM mfa_users WHERE user_id = ?`),
-		createTicket:  s.sql(`INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at) VALUES (?, ?, ?)`),
-		reserveTicket: s.sql(`UPDATE mfa_tickets SET attempts = attempts + 1
-			WHERE ticket_hash = ? AND expires_at > ? AND attempts < ?` + returningIf(d, " RETURNING user_id")),
-		ticketUser:        s.sql(`SELECT user_id FROM mfa_tickets WHERE ticket_hash = ?`),
-		dropExpiredTicket: s.sql(`DELETE FROM mfa_tickets WHERE ticket_hash = ? AND expires_at <= ?`),
-		completeTicket:    s.sql(`DELETE FROM mfa_tickets WHERE ticket_hash = ? AND user_id = ? AND expires_at > ?`),
-		deleteExpired:     s.sql(`DELETE FROM mfa_tickets WHERE expires_at <= ?`),
-		deleteUserTickets: s.sql(`DELETE FROM mfa_tickets WHERE user_id = ?`),
-		disableByStep:     s.sql(`DELETE FROM mfa_users WHERE user_id = ? AND enabled = 1 AND last_step < ?`),
-		replaceSecret:     s.sql(`UPDATE mfa_users SET secret = ? WHERE user_id = ? AND secret = ?`),
-		listSecrets:       s.sql(`SELECT user_id, secret FROM mfa_users WHERE user_id > ? ORDER BY user_id LIMIT ?`),
-		insertCodes:       s.insertCodesSQL(mfa.RecoveryCodeCount),
-	}
 	return s, nil
 }
 
@@ -134,301 +89,460 @@ func (s *Store) sql(query string) string {
 	return sqlx.Rebind(s.d.bind, strings.ReplaceAll(query, "mfa_", s.prefix))
 }
 
-func (s *Store) insertCodesSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ")
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?)")
-	}
-	return s.sql(b.String())
+// The columns of a factor, in the order scanFactor reads them.
+const factorColumns = `f.factor_id, f.type, f.name, f.active, f.secret, f.credential_id, f.counter, f.created_at, f.last_used_at`
+
+// userQuery reads a user's row and factors, oldest factor first, with
+// extra columns after the user's own.
+func userQuery(extra string) string {
+	return `SELECT u.enabled, u.failures, u.lockouts, u.locked_until` + extra + `, ` + factorColumns + `
+		FROM mfa_users u LEFT JOIN mfa_factors f ON f.user_id = u.user_id
+		WHERE u.user_id = ? ORDER BY f.created_at, f.factor_id`
 }
 
-func returningIf(d dialect, clause string) string {
-	if d.returning {
-		return clause
+// userRow is a user's row as userQuery reads it.
+type userRow struct {
+	enabled     bool
+	failures    int
+	lockouts    int
+	lockedUntil time.Time
+	codes       int
+	factors     []mfa.Factor
+}
+
+// readUser runs userQuery (with the count of unused recovery codes when
+// withCodes) and reports whether the user has a row.
+func (s *Store) readUser(ctx context.Context, q sqlx.QueryerContext, userID string, withCodes bool) (userRow, bool, error) {
+	extra := ""
+	if withCodes {
+		extra = `, (SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = u.user_id AND c.used = 0)`
 	}
-	return ""
+	rows, err := q.QueryContext(ctx, s.sql(userQuery(extra)), userID)
+	if err != nil {
+		return userRow{}, false, err
+	}
+	defer rows.Close()
+	var u userRow
+	found := false
+	for rows.Next() {
+		found = true
+		var enabled int
+		var lockedUntil int64
+		var f nullFactor
+		dest := []any{&enabled, &u.failures, &u.lockouts, &lockedUntil}
+		if withCodes {
+			dest = append(dest, &u.codes)
+		}
+		if err := rows.Scan(append(dest, f.dest()...)...); err != nil {
+			return userRow{}, false, err
+		}
+		u.enabled, u.lockedUntil = enabled == 1, fromMillis(lockedUntil)
+		if f.id.Valid {
+			u.factors = append(u.factors, f.factor())
+		}
+	}
+	return u, found, rows.Err()
+}
+
+// nullFactor scans the factor columns of a LEFT JOIN, which are NULL for
+// a user without factors.
+type nullFactor struct {
+	id, typ, name              sql.NullString
+	active                     sql.NullInt64
+	secret, credentialID       []byte
+	counter, created, lastUsed sql.NullInt64
+}
+
+func (f *nullFactor) dest() []any {
+	return []any{&f.id, &f.typ, &f.name, &f.active, &f.secret, &f.credentialID, &f.counter, &f.created, &f.lastUsed}
+}
+
+func (f *nullFactor) factor() mfa.Factor {
+	return mfa.Factor{
+		ID: f.id.String, Type: f.typ.String, Name: f.name.String, Active: f.active.Int64 == 1,
+		Secret: f.secret, CredentialID: f.credentialID, Counter: f.counter.Int64,
+		CreatedAt: fromMillis(f.created.Int64), LastUsedAt: fromMillis(f.lastUsed.Int64),
+	}
 }
 
 // Get implements mfa.Store with one SELECT.
 func (s *Store) Get(ctx context.Context, userID string) (mfa.State, error) {
 	var st mfa.State
 	err := s.retry(ctx, func() error {
-		var enabled int
-		var lockedUntil int64
-		err := s.db.QueryRowContext(ctx, s.q.get, userID).Scan(&enabled, &st.Secret, &st.LastStep, &st.Failures, &st.Lockouts, &lockedUntil, &st.RecoveryCodes)
-		if errors.Is(err, sql.ErrNoRows) {
+		u, found, err := s.readUser(ctx, s.db, userID, true)
+		if err != nil || !found {
 			st = mfa.State{}
-			return nil
-		}
-		if err != nil {
 			return err
 		}
-		st.Exists, st.Enabled, st.LockedUntil = true, enabled == 1, fromMillis(lockedUntil)
+		st = mfa.State{Enabled: u.enabled, Factors: u.factors, RecoveryCodes: u.codes,
+			Failures: u.failures, Lockouts: u.lockouts, LockedUntil: u.lockedUntil}
 		return nil
 	})
-	if err != nil {
-		return mfa.State{}, s.wrap("get", err)
-	}
-	return st, nil
+	return st, s.wrap("get", err)
 }
 
-// SetPending implements mfa.Store with one upsert that leaves an enabled
-// user's row as it is.
-func (s *Store) SetPending(ctx context.Context, userID string, secret []byte) error {
-	return s.wrap("set pending", s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.setPending, userID, secret)
-		if err != nil {
+// SetPending implements mfa.Store in one transaction: the user's row is
+// created if missing and locked, the old pending factor deleted and the
+// new one inserted.
+func (s *Store) SetPending(ctx context.Context, userID string, f mfa.Factor, events []mfa.Event) error {
+	return s.wrap("set pending", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.sql(s.d.insertIgnore+` mfa_users (user_id) VALUES (?)`+s.d.onConflictDoNothing()), userID); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		enabled, _, err := s.lockUser(ctx, tx, userID)
+		switch {
+		case err != nil:
 			return err
-		} else if n == 0 {
+		case enabled:
 			return mfa.ErrAlreadyEnabled
 		}
-		return nil
+		if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_factors WHERE user_id = ? AND active = 0`), userID); err != nil {
+			return err
+		}
+		return s.insertFactor(ctx, tx, userID, f)
 	}))
 }
 
-// ReserveAttempt implements mfa.Store: one transaction whose conditional
-// UPDATE takes the attempt and returns the row (PostgreSQL, SQLite) or is
-// followed by a read of the row it locked (MySQL); a second UPDATE starts a
-// lockout when the budget is spent.
-func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt) (mfa.State, error) {
-	var st mfa.State
+// ReserveAttempt implements mfa.Store in one transaction: a conditional
+// UPDATE takes the attempt and a SELECT reads the row and factors it
+// locked; a second UPDATE starts a lockout when the budget is spent. When
+// the UPDATE changed nothing, the SELECT says why.
+func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt) (mfa.Reservation, error) {
+	var res mfa.Reservation
 	now := a.Now.UnixMilli()
+	t := a.Throttle
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		st = mfa.State{Exists: true, Enabled: a.Enabled}
-		var row *sql.Row
-		if s.d.returning {
-			row = tx.QueryRowContext(ctx, s.q.reserve, userID, boolInt(a.Enabled), now)
-		} else {
-			res, err := tx.ExecContext(ctx, s.q.reserve, userID, boolInt(a.Enabled), now)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				row = tx.QueryRowContext(ctx, s.q.reserveRead, userID)
-			}
-		}
-		if row != nil {
-			err := row.Scan(&st.Secret, &st.LastStep, &st.Failures, &st.Lockouts)
-			if !errors.Is(err, sql.ErrNoRows) {
-				if err != nil {
-					return err
-				}
-				if t := a.Throttle; t.MaxFailures > 0 && st.Failures >= t.MaxFailures {
-					st.LockedUntil = a.Now.Add(t.Backoff(st.Lockouts))
-					if _, err := tx.ExecContext(ctx, s.q.lock, st.LockedUntil.UnixMilli(), userID); err != nil {
-						return err
-					}
-					st.Failures, st.Lockouts = 0, st.Lockouts+1
-				}
-				return nil
-			}
-		}
-		// Nothing reserved: say why.
-		var enabled int
-		var lockedUntil int64
-		err := tx.QueryRowContext(ctx, s.q.state, userID).Scan(&enabled, &lockedUntil)
-		switch {
-		case errors.Is(err, sql.ErrNoRows) && a.Enabled:
-			return mfa.ErrNotEnabled
-		case errors.Is(err, sql.ErrNoRows):
-			return mfa.ErrSetupNotStarted
-		case err != nil:
-			return err
-		case enabled == 1 && !a.Enabled:
-			return mfa.ErrAlreadyEnabled
-		case enabled == 0 && a.Enabled:
-			return mfa.ErrNotEnabled
-		case lockedUntil > now:
-			return &mfa.RateLimitError{RetryAfter: fromMillis(lockedUntil).Sub(a.Now)}
-		}
-		return errChanged
-	})
-	if err != nil {
-		return mfa.State{}, s.wrap("reserve attempt", err)
-	}
-	return st, nil
-}
-
-// Enable implements mfa.Store: one transaction of a conditional UPDATE, a
-// DELETE of old codes and one multi-row INSERT.
-func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement) error {
-	return s.wrap("enable", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.enable, e.Step, userID, e.Secret, e.Step)
+		n, err := s.exec(ctx, tx, `UPDATE mfa_users SET failures = failures + 1
+			WHERE user_id = ? AND enabled = ? AND locked_until <= ? AND (? <= 0 OR lockouts < ?)`,
+			userID, boolInt(a.Enabled), now, t.MaxLockouts, t.MaxLockouts)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		u, found, err := s.readUser(ctx, tx, userID, false)
+		switch {
+		case err != nil:
 			return err
-		} else if n == 0 {
-			var enabled int
-			var secret []byte
-			err := tx.QueryRowContext(ctx, s.q.enableState, userID).Scan(&enabled, &secret)
+		case !found && a.Enabled:
+			return mfa.ErrNotEnabled
+		case !found:
+			return mfa.ErrSetupNotStarted
+		case n == 0:
+			if limited := t.Locked(u.lockouts, u.lockedUntil, a.Now); limited != nil {
+				return limited
+			}
 			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return mfa.ErrSetupNotStarted
+			case u.enabled && !a.Enabled:
+				return mfa.ErrAlreadyEnabled
+			case !u.enabled && a.Enabled:
+				return mfa.ErrNotEnabled
+			}
+			return errChanged
+		}
+		res = mfa.Reservation{Factors: u.factors, Failures: u.failures, Lockouts: u.lockouts, LockedUntil: u.lockedUntil}
+		if t.MaxFailures > 0 && u.failures >= t.MaxFailures {
+			res.LockedUntil = a.Now.Add(t.Backoff(u.lockouts))
+			res.Failures, res.Lockouts = 0, u.lockouts+1
+			_, err := tx.ExecContext(ctx, s.sql(`UPDATE mfa_users SET failures = 0, lockouts = ?, locked_until = ? WHERE user_id = ?`),
+				res.Lockouts, res.LockedUntil.UnixMilli(), userID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return mfa.Reservation{}, s.wrap("reserve attempt", err)
+	}
+	return res, nil
+}
+
+// Enable implements mfa.Store in one transaction: a conditional UPDATE
+// turns MFA on, a conditional UPDATE activates the factor, a DELETE and one
+// multi-row INSERT replace the recovery codes.
+func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement, events []mfa.Event) error {
+	return s.wrap("enable", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		n, err := s.exec(ctx, tx, `UPDATE mfa_users SET enabled = 1, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 0`, userID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			enabled, found, err := s.lockUser(ctx, tx, userID)
+			switch {
 			case err != nil:
 				return err
-			case enabled == 1:
+			case !found:
+				return mfa.ErrSetupNotStarted
+			case enabled:
 				return mfa.ErrAlreadyEnabled
-			case !bytes.Equal(secret, e.Secret):
-				return mfa.ErrInvalidCode
 			}
-			return mfa.ErrReplay
+			return errChanged
+		}
+		if err := s.activate(ctx, tx, userID, e.FactorID, e.Counter, e.Secret, e.CredentialID, e.UsedAt, mfa.ErrInvalidCode); err != nil {
+			return err
 		}
 		return s.replaceCodes(ctx, tx, userID, e.RecoveryCodes)
 	}))
 }
 
+// activate makes the user's pending factor active with its first accepted
+// counter and, when given, its secret and credential ID. When no pending
+// factor has that ID it returns notPending; when the counter is refused,
+// ErrReplay.
+func (s *Store) activate(ctx context.Context, tx *sqlx.Tx, userID, factorID string, counter int64, secret, credentialID []byte, usedAt time.Time, notPending error) error {
+	set, args := `active = 1, counter = ?, last_used_at = ?`, []any{counter, usedAt.UnixMilli()}
+	if secret != nil {
+		set, args = set+`, secret = ?`, append(args, secret)
+	}
+	if credentialID != nil {
+		set, args = set+`, credential_id = ?`, append(args, credentialID)
+	}
+	n, err := s.exec(ctx, tx, `UPDATE mfa_factors SET `+set+`
+		WHERE factor_id = ? AND user_id = ? AND active = 0 AND `+counterAccepted,
+		append(args, factorID, userID, counter, counter)...)
+	switch {
+	case err != nil && s.d.duplicate(err):
+		return mfa.ErrCredentialInUse
+	case err != nil:
+		return err
+	case n == 0:
+		if err := s.explainFactor(ctx, tx, userID, factorID, counter, false, notPending); err != nil {
+			return err
+		}
+		return errChanged // it matches now: run the operation again
+	}
+	return nil
+}
+
+// counterAccepted is the condition on a factor's row for accepting a
+// counter, given twice: greater than the stored one, or zero for a
+// WebAuthn factor still at zero (a key without a signature counter).
+const counterAccepted = `(counter < ? OR (type = 'webauthn' AND counter = 0 AND ? = 0))`
+
+// explainFactor says why a conditional UPDATE of factor factorID with
+// counter changed nothing: the factor is missing or not in the wanted
+// state (missing), or its counter refused the proof (ErrReplay). When the
+// row does satisfy the UPDATE's condition, the UPDATE matched it without
+// changing a value (MySQL counts changed rows only: a WebAuthn key at
+// signature counter zero used twice in one millisecond) and nil is the
+// answer.
+func (s *Store) explainFactor(ctx context.Context, q sqlx.QueryerContext, userID, factorID string, counter int64, wantActive bool, missing error) error {
+	var f mfa.Factor
+	var active int
+	err := q.QueryRowxContext(ctx, s.sql(`SELECT active, type, counter FROM mfa_factors WHERE factor_id = ? AND user_id = ?`), factorID, userID).
+		Scan(&active, &f.Type, &f.Counter)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return missing
+	case err != nil:
+		return err
+	case (active == 1) != wantActive:
+		return missing
+	case counter > f.Counter || f.Type == mfa.FactorWebAuthn && counter == 0 && f.Counter == 0:
+		return nil
+	}
+	return mfa.ErrReplay
+}
+
 // replaceCodes deletes the user's recovery codes and inserts hashes with
 // one statement.
 func (s *Store) replaceCodes(ctx context.Context, tx *sqlx.Tx, userID string, hashes [][]byte) error {
-	if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_recovery_codes WHERE user_id = ?`), userID); err != nil {
 		return err
 	}
 	if len(hashes) == 0 {
 		return nil
 	}
-	query := s.q.insertCodes
-	if len(hashes) != mfa.RecoveryCodeCount {
-		query = s.insertCodesSQL(len(hashes))
-	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(hashes)), ", ")
 	args := make([]any, 0, 2*len(hashes))
 	for _, h := range hashes {
 		args = append(args, userID, h)
 	}
-	_, err := tx.ExecContext(ctx, query, args...)
+	_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES `+values), args...)
 	return err
 }
 
-// AdvanceStep implements mfa.Store with one conditional UPDATE.
-func (s *Store) AdvanceStep(ctx context.Context, userID string, step int64) error {
-	return s.wrap("advance step", s.retry(ctx, func() error {
-		return s.accept(ctx, s.db, userID, mfa.Proof{Step: step})
-	}))
+// Accept implements mfa.Store with one statement on PostgreSQL and MySQL
+// and two in a transaction on SQLite.
+func (s *Store) Accept(ctx context.Context, userID string, p mfa.Proof, events []mfa.Event) error {
+	if s.d.accept == acceptTwoStatements {
+		return s.wrap("accept", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.accept(ctx, tx, userID, p) }))
+	}
+	return s.wrap("accept", s.retry(ctx, func() error { return s.accept(ctx, s.db, userID, p) }))
 }
 
-// ConsumeRecoveryCode implements mfa.Store with one conditional UPDATE. A
-// used code's row stays, marked used, until the next batch replaces it.
-func (s *Store) ConsumeRecoveryCode(ctx context.Context, userID string, hash []byte) error {
-	return s.wrap("consume recovery code", s.retry(ctx, func() error {
-		return s.accept(ctx, s.db, userID, mfa.Proof{RecoveryCode: hash})
-	}))
-}
-
-// ResetThrottle implements mfa.Store with one UPDATE.
-func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
-	return s.wrap("reset throttle", s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.resetThrottle, userID)
-		return err
-	}))
-}
-
-// ReplaceRecoveryCodes implements mfa.Store: one transaction of the
-// conditional step UPDATE, a DELETE and one multi-row INSERT.
-func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, step int64, hashes [][]byte) error {
+// ReplaceRecoveryCodes implements mfa.Store in one transaction: the proof's
+// statement, a DELETE and one multi-row INSERT.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, p mfa.Proof, hashes [][]byte, events []mfa.Event) error {
 	return s.wrap("replace recovery codes", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.accept(ctx, tx, userID, mfa.Proof{Step: step}); err != nil {
+		if err := s.accept(ctx, tx, userID, p); err != nil {
 			return err
 		}
 		return s.replaceCodes(ctx, tx, userID, hashes)
 	}))
 }
 
-// Disable implements mfa.Store in one transaction: a conditional DELETE of
-// the user row (a step proof) or the recovery-code statement followed by
-// the DELETE, then DELETEs of the codes and tickets.
-func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof) error {
+// Disable implements mfa.Store in one transaction: the proof's statement,
+// then DELETEs of the user's rows in every table.
+func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof, events []mfa.Event) error {
 	return s.wrap("disable", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if p.RecoveryCode != nil {
-			if err := s.accept(ctx, tx, userID, p); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, s.q.deleteUser, userID); err != nil {
-				return err
-			}
-		} else {
-			res, err := tx.ExecContext(ctx, s.q.disableByStep, userID, p.Step)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return s.notEnabledOr(ctx, tx, userID, mfa.ErrReplay)
+		if err := s.accept(ctx, tx, userID, p); err != nil {
+			return err
+		}
+		return s.deleteUser(ctx, tx, userID)
+	}))
+}
+
+// AddFactor implements mfa.Store in one transaction: the user's row is
+// locked and its factors read, the proof accepted, the old pending factor
+// deleted and the new one inserted.
+func (s *Store) AddFactor(ctx context.Context, userID string, p mfa.Proof, f mfa.Factor, max int, events []mfa.Event) error {
+	return s.wrap("add factor", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		factors, err := s.lockEnabledUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if activeCount(factors) >= max {
+			return mfa.ErrTooManyFactors
+		}
+		if err := s.accept(ctx, tx, userID, p); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_factors WHERE user_id = ? AND active = 0`), userID); err != nil {
+			return err
+		}
+		return s.insertFactor(ctx, tx, userID, f)
+	}))
+}
+
+// ConfirmFactor implements mfa.Store in one transaction: the user's row is
+// locked and its factors read, the factor activated by a conditional
+// UPDATE and the failure count cleared.
+func (s *Store) ConfirmFactor(ctx context.Context, userID string, c mfa.Confirmation, max int, events []mfa.Event) error {
+	return s.wrap("confirm factor", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		factors, err := s.lockEnabledUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		pending := false
+		for _, f := range factors {
+			pending = pending || f.ID == c.FactorID && !f.Active
+		}
+		switch {
+		case !pending:
+			return mfa.ErrFactorNotFound
+		case activeCount(factors) >= max:
+			return mfa.ErrTooManyFactors
+		}
+		if err := s.activate(ctx, tx, userID, c.FactorID, c.Counter, c.Secret, c.CredentialID, c.UsedAt, mfa.ErrFactorNotFound); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`), userID)
+		return err
+	}))
+}
+
+// RemoveFactor implements mfa.Store in one transaction: the user's row is
+// locked and its factors read, the proof accepted and the factor deleted
+// (or, for the last active one, all of the user's rows).
+func (s *Store) RemoveFactor(ctx context.Context, userID, factorID string, p mfa.Proof, events, ifDisabled []mfa.Event) (bool, error) {
+	var disabled bool
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		factors, err := s.lockEnabledUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		var target *mfa.Factor
+		for i := range factors {
+			if factors[i].ID == factorID {
+				target = &factors[i]
 			}
 		}
-		return s.deleteRest(ctx, tx, userID)
+		if target == nil {
+			return mfa.ErrFactorNotFound
+		}
+		if err := s.accept(ctx, tx, userID, p); err != nil {
+			return err
+		}
+		disabled = target.Active && activeCount(factors) == 1
+		if disabled {
+			return s.deleteUser(ctx, tx, userID)
+		}
+		_, err = tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_factors WHERE factor_id = ? AND user_id = ?`), factorID, userID)
+		return err
+	})
+	return disabled, s.wrap("remove factor", err)
+}
+
+// ResetThrottle implements mfa.Store with one UPDATE.
+func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
+	return s.wrap("reset throttle", s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`), userID)
+		return err
 	}))
 }
 
 // CreateTicket implements mfa.Store with one INSERT.
 func (s *Store) CreateTicket(ctx context.Context, t mfa.Ticket) error {
 	return s.wrap("create ticket", s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.createTicket, t.Hash, t.UserID, t.ExpiresAt.UnixMilli())
+		_, err := s.db.ExecContext(ctx, s.sql(`INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at) VALUES (?, ?, ?)`),
+			t.Hash, t.UserID, t.ExpiresAt.UnixMilli())
 		return err
 	}))
 }
 
-// ReserveTicket implements mfa.Store with one conditional UPDATE … RETURNING
-// (MySQL: UPDATE, then SELECT, in one transaction). A ticket found expired
-// is deleted.
+// ReserveTicket implements mfa.Store in one transaction: a conditional
+// UPDATE takes the attempt and a SELECT reads the ticket's user. A ticket
+// found expired is deleted.
 func (s *Store) ReserveTicket(ctx context.Context, hash []byte, now time.Time, maxAttempts int) (string, error) {
 	var userID string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		userID = ""
-		args := []any{hash, now.UnixMilli(), maxAttempts}
-		var err error
-		if s.d.returning {
-			err = tx.QueryRowContext(ctx, s.q.reserveTicket, args...).Scan(&userID)
-		} else {
-			var res sql.Result
-			if res, err = tx.ExecContext(ctx, s.q.reserveTicket, args...); err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return mfa.ErrInvalidTicket
-			}
-			err = tx.QueryRowContext(ctx, s.q.ticketUser, hash).Scan(&userID)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return mfa.ErrInvalidTicket
-		}
-		return err
-	})
-	if errors.Is(err, mfa.ErrInvalidTicket) {
-		// Lazy expiry; a failure here only leaves the row for
-		// DeleteExpiredTickets.
-		_, _ = s.db.ExecContext(ctx, s.q.dropExpiredTicket, hash, now.UnixMilli())
-	}
-	if err != nil {
-		return "", s.wrap("reserve ticket", err)
-	}
-	return userID, nil
-}
-
-// CompleteChallenge implements mfa.Store in one transaction: a conditional
-// DELETE of the ticket, then the statement that accepts the proof; if that
-// refuses, the ticket is restored by the rollback.
-func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time) error {
-	return s.wrap("complete challenge", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.completeTicket, hash, userID, now.UnixMilli())
+		n, err := s.exec(ctx, tx, `UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = ? AND expires_at > ? AND attempts < ?`,
+			hash, now.UnixMilli(), maxAttempts)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		userID, err = s.liveTicket(ctx, tx, hash, now)
+		if err == nil && n == 0 {
+			return mfa.ErrInvalidTicket // out of attempts; userID names its user
+		}
+		return err
+	})
+	if errors.Is(err, mfa.ErrInvalidTicket) && userID == "" {
+		// Lazy expiry; a failure here only leaves the row for
+		// DeleteExpiredTickets.
+		_, _ = s.db.ExecContext(ctx, s.sql(`DELETE FROM mfa_tickets WHERE ticket_hash = ? AND expires_at <= ?`), hash, now.UnixMilli())
+	}
+	return userID, s.wrap("reserve ticket", err)
+}
+
+// LookupTicket implements mfa.Store with one SELECT.
+func (s *Store) LookupTicket(ctx context.Context, hash []byte, now time.Time) (string, error) {
+	var userID string
+	err := s.retry(ctx, func() (err error) {
+		userID, err = s.liveTicket(ctx, s.db, hash, now)
+		return err
+	})
+	return userID, s.wrap("lookup ticket", err)
+}
+
+// liveTicket returns the user of the ticket with this hash if it has not
+// expired, else ErrInvalidTicket.
+func (s *Store) liveTicket(ctx context.Context, q sqlx.QueryerContext, hash []byte, now time.Time) (string, error) {
+	var userID string
+	err := q.QueryRowxContext(ctx, s.sql(`SELECT user_id FROM mfa_tickets WHERE ticket_hash = ? AND expires_at > ?`), hash, now.UnixMilli()).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", mfa.ErrInvalidTicket
+	}
+	return userID, err
+}
+
+// CompleteChallenge implements mfa.Store in one transaction: a conditional
+// DELETE of the ticket and the proof's statement.
+func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time, events []mfa.Event) error {
+	return s.wrap("complete challenge", s.inTx(ctx, func(tx *sqlx.Tx) error {
+		n, err := s.exec(ctx, tx, `DELETE FROM mfa_tickets WHERE ticket_hash = ? AND user_id = ? AND expires_at > ?`, hash, userID, now.UnixMilli())
+		switch {
+		case err != nil:
 			return err
-		} else if n == 0 {
+		case n == 0:
 			return mfa.ErrInvalidTicket
 		}
 		return s.accept(ctx, tx, userID, p)
@@ -438,113 +552,183 @@ func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID strin
 // DeleteExpiredTickets implements mfa.Store with one DELETE.
 func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.deleteExpired, now.UnixMilli())
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	err := s.retry(ctx, func() (err error) {
+		n, err = s.exec(ctx, s.db, `DELETE FROM mfa_tickets WHERE expires_at <= ?`, now.UnixMilli())
 		return err
 	})
-	if err != nil {
-		return 0, s.wrap("delete expired tickets", err)
-	}
-	return int(n), nil
+	return int(n), s.wrap("delete expired tickets", err)
 }
 
 // ReplaceSecret implements mfa.Store with one conditional UPDATE.
-func (s *Store) ReplaceSecret(ctx context.Context, userID string, old, new []byte) (bool, error) {
+func (s *Store) ReplaceSecret(ctx context.Context, factorID string, old, new []byte) (bool, error) {
 	var n int64
-	err := s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.replaceSecret, new, userID, old)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+	err := s.retry(ctx, func() (err error) {
+		n, err = s.exec(ctx, s.db, `UPDATE mfa_factors SET secret = ? WHERE factor_id = ? AND secret = ?`, new, factorID, old)
 		return err
 	})
-	if err != nil {
-		return false, s.wrap("replace secret", err)
-	}
-	return n == 1, nil
+	return n == 1, s.wrap("replace secret", err)
 }
 
 // ListSecrets implements mfa.Store with one SELECT on the primary key.
-func (s *Store) ListSecrets(ctx context.Context, afterUserID string, limit int) ([]mfa.UserSecret, error) {
-	var out []mfa.UserSecret
+func (s *Store) ListSecrets(ctx context.Context, afterFactorID string, limit int) ([]mfa.FactorSecret, error) {
+	var out []mfa.FactorSecret
 	err := s.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, s.q.listSecrets, afterUserID, limit)
+		rows, err := s.db.QueryContext(ctx, s.sql(`SELECT user_id, factor_id, secret FROM mfa_factors
+			WHERE type = 'totp' AND factor_id > ? ORDER BY factor_id LIMIT ?`), afterFactorID, limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var u mfa.UserSecret
-			if err := rows.Scan(&u.UserID, &u.Secret); err != nil {
+			var f mfa.FactorSecret
+			if err := rows.Scan(&f.UserID, &f.FactorID, &f.Secret); err != nil {
 				return err
 			}
-			out = append(out, u)
+			out = append(out, f)
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, s.wrap("list secrets", err)
-	}
-	return out, nil
+	return out, s.wrap("list secrets", err)
 }
 
-// Delete implements mfa.Store: three DELETEs in one transaction.
+// Delete implements mfa.Store: DELETEs of the user's rows in every table,
+// in one transaction.
 func (s *Store) Delete(ctx context.Context, userID string) error {
-	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.deleteUser, userID); err != nil {
+	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.deleteUser(ctx, tx, userID) }))
+}
+
+// deleteUser deletes the user's rows in every table.
+func (s *Store) deleteUser(ctx context.Context, tx *sqlx.Tx, userID string) error {
+	for _, table := range []string{"mfa_users", "mfa_factors", "mfa_recovery_codes", "mfa_tickets"} {
+		if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM `+table+` WHERE user_id = ?`), userID); err != nil {
 			return err
 		}
-		return s.deleteRest(ctx, tx, userID)
-	}))
+	}
+	return nil
 }
 
-// deleteRest deletes the user's recovery codes and tickets.
-func (s *Store) deleteRest(ctx context.Context, tx *sqlx.Tx, userID string) error {
-	if _, err := tx.ExecContext(ctx, s.q.deleteCodes, userID); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, s.q.deleteUserTickets, userID)
+// insertFactor inserts a pending factor.
+func (s *Store) insertFactor(ctx context.Context, tx *sqlx.Tx, userID string, f mfa.Factor) error {
+	_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO mfa_factors (factor_id, user_id, type, name, active, secret, counter, created_at)
+		VALUES (?, ?, ?, ?, 0, ?, ?, ?)`), f.ID, userID, f.Type, f.Name, f.Secret, f.Counter, f.CreatedAt.UnixMilli())
 	return err
 }
 
-// accept runs the statement that accepts a proof for an enabled user, on
-// the database or inside a transaction: the conditional step UPDATE (which
-// also clears the throttle) or the UPDATE that marks a recovery code used.
-// When nothing changed it says why.
+// lockUser locks the user's row until the transaction ends and reads its
+// Enabled flag.
+func (s *Store) lockUser(ctx context.Context, tx *sqlx.Tx, userID string) (enabled, found bool, err error) {
+	var e int
+	err = tx.QueryRowxContext(ctx, s.sql(`SELECT enabled FROM mfa_users WHERE user_id = ?`+s.d.forUpdate), userID).Scan(&e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	return e == 1, err == nil, err
+}
+
+// lockEnabledUser locks the row of a user with MFA enabled and returns
+// the user's factors; ErrNotEnabled for any other user.
+func (s *Store) lockEnabledUser(ctx context.Context, tx *sqlx.Tx, userID string) ([]mfa.Factor, error) {
+	enabled, _, err := s.lockUser(ctx, tx, userID)
+	switch {
+	case err != nil:
+		return nil, err
+	case !enabled:
+		return nil, mfa.ErrNotEnabled
+	}
+	u, _, err := s.readUser(ctx, tx, userID, false)
+	return u.factors, err
+}
+
+// accept runs the statements that accept a proof for an enabled user and
+// clear its failure count, on the database or inside a transaction; see
+// dialect.accept. When nothing changed it says why.
 func (s *Store) accept(ctx context.Context, ex sqlx.ExtContext, userID string, p mfa.Proof) error {
-	query, args, otherwise := s.q.advance, []any{p.Step, userID, p.Step}, mfa.ErrReplay
-	if p.RecoveryCode != nil {
-		query, args, otherwise = s.q.consumeMark, []any{userID, p.RecoveryCode}, mfa.ErrInvalidCode
-	}
-	res, err := ex.ExecContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
+	n, err := s.acceptStatements(ctx, ex, userID, proofUpdate(userID, p))
 	if err != nil || n > 0 {
 		return err
 	}
-	return s.notEnabledOr(ctx, ex, userID, otherwise)
-}
-
-// notEnabledOr explains a conditional statement that changed nothing: the
-// user has no enabled MFA, or else the given outcome.
-func (s *Store) notEnabledOr(ctx context.Context, q sqlx.QueryerContext, userID string, otherwise error) error {
-	var enabled int
-	err := q.QueryRowxContext(ctx, s.q.enabledState, userID).Scan(&enabled)
+	enabled, err := s.enabled(ctx, ex, userID)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && enabled == 0:
-		return mfa.ErrNotEnabled
 	case err != nil:
 		return err
+	case !enabled:
+		return mfa.ErrNotEnabled
+	case p.FactorID == "":
+		return mfa.ErrInvalidCode
 	}
-	return otherwise
+	return s.explainFactor(ctx, ex, userID, p.FactorID, p.Counter, true, mfa.ErrInvalidCode)
+}
+
+// update is a conditional UPDATE of the row that proves: table is aliased
+// p; set names only columns of that table; where qualifies user_id, the
+// one column it shares with mfa_users.
+type update struct {
+	table, set, where string
+	args              []any // set's, then where's
+}
+
+// proofUpdate is the UPDATE that accepts p: it advances a factor's counter
+// or uses up a recovery code.
+func proofUpdate(userID string, p mfa.Proof) update {
+	if p.FactorID != "" {
+		u := update{table: "mfa_factors", set: "counter = ?, last_used_at = ?", args: []any{p.Counter, p.UsedAt.UnixMilli()}}
+		if p.Secret != nil {
+			u.set, u.args = u.set+", secret = ?", append(u.args, p.Secret)
+		}
+		u.where = "factor_id = ? AND p.user_id = ? AND active = 1 AND " + counterAccepted
+		u.args = append(u.args, p.FactorID, userID, p.Counter, p.Counter)
+		return u
+	}
+	u := update{table: "mfa_recovery_codes", set: "used = 1", args: []any{userID}}
+	u.where = "p.user_id = ? AND used = 0 AND code_hash IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(p.RecoveryCode)), ", ") + ")"
+	for _, h := range p.RecoveryCode {
+		u.args = append(u.args, h)
+	}
+	return u
+}
+
+const clearThrottle = "failures = 0, lockouts = 0, locked_until = 0"
+
+// acceptStatements runs u together with clearing the user's failure count,
+// in the dialect's way, and returns how many rows u changed.
+func (s *Store) acceptStatements(ctx context.Context, ex sqlx.ExtContext, userID string, u update) (int64, error) {
+	switch s.d.accept {
+	case acceptCTE:
+		// The CTE changes the proof's row; the outer UPDATE the user's,
+		// and only when the CTE changed a row.
+		return s.exec(ctx, ex, `WITH x AS (UPDATE `+u.table+` AS p SET `+u.set+` WHERE `+u.where+` RETURNING p.user_id)
+			UPDATE mfa_users SET `+clearThrottle+` WHERE user_id = (SELECT user_id FROM x LIMIT 1)`, u.args...)
+	case acceptJoin:
+		return s.exec(ctx, ex, `UPDATE `+u.table+` AS p JOIN mfa_users AS u ON u.user_id = p.user_id
+			SET `+u.set+`, u.failures = 0, u.lockouts = 0, u.locked_until = 0 WHERE `+u.where, u.args...)
+	}
+	n, err := s.exec(ctx, ex, `UPDATE `+u.table+` AS p SET `+u.set+` WHERE `+u.where, u.args...)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	_, err = s.exec(ctx, ex, `UPDATE mfa_users SET `+clearThrottle+` WHERE user_id = ?`, userID)
+	return n, err
+}
+
+// enabled reads the user's Enabled flag; false for a user without state.
+func (s *Store) enabled(ctx context.Context, q sqlx.QueryerContext, userID string) (bool, error) {
+	var enabled int
+	err := q.QueryRowxContext(ctx, s.sql(`SELECT enabled FROM mfa_users WHERE user_id = ?`), userID).Scan(&enabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return enabled == 1, err
+}
+
+// exec runs a statement written with "mfa_" tables and ? placeholders and
+// returns how many rows it changed.
+func (s *Store) exec(ctx context.Context, ex sqlx.ExecerContext, query string, args ...any) (int64, error) {
+	res, err := ex.ExecContext(ctx, s.sql(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // errChanged: the row changed between a conditional statement and the read
@@ -583,22 +767,23 @@ func (s *Store) retry(ctx context.Context, op func() error) error {
 	}
 }
 
-// wrap leaves the mfa outcomes as they are and marks database errors with
-// the operation, for the host's logs.
+// wrap marks an error with the dialect and the operation, for the host's
+// logs; mfa.Service tells the outcomes among them apart with errors.Is.
 func (s *Store) wrap(op string, err error) error {
-	if err == nil || isOutcome(err) {
-		return err
+	if err == nil {
+		return nil
 	}
 	return fmt.Errorf("sqlstore %s: %s: %w", s.d.name, op, err)
 }
 
-func isOutcome(err error) bool {
-	for _, target := range []error{mfa.ErrSetupNotStarted, mfa.ErrAlreadyEnabled, mfa.ErrNotEnabled, mfa.ErrInvalidCode, mfa.ErrInvalidTicket, mfa.ErrRateLimited} {
-		if errors.Is(err, target) {
-			return true
+func activeCount(fs []mfa.Factor) int {
+	n := 0
+	for _, f := range fs {
+		if f.Active {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 func boolInt(b bool) int {

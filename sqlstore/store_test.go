@@ -40,20 +40,20 @@ func TestTwoPoolsOneWinner(t *testing.T) {
 			c := newStore(t, b.open(t), prefix)
 			stores := []*sqlstore.Store{a, c}
 			ctx := context.Background()
-			secret := random(20)
-			require.NoError(t, a.SetPending(ctx, "u", secret))
+			f := pendingFactor()
+			require.NoError(t, a.SetPending(ctx, "u", f, nil))
 
 			codes := hashes(10)
 			enables := race(func(i int) error {
-				return stores[i%2].Enable(ctx, "u", mfa.Enablement{Secret: secret, Step: 10, RecoveryCodes: codes})
+				return stores[i%2].Enable(ctx, "u", mfa.Enablement{FactorID: f.ID, Counter: 10, RecoveryCodes: codes}, nil)
 			})
 			assert.Equal(t, 1, wins(t, enables, mfa.ErrAlreadyEnabled, mfa.ErrReplay), "enable")
 
-			advances := race(func(i int) error { return stores[i%2].AdvanceStep(ctx, "u", 11) })
-			assert.Equal(t, 1, wins(t, advances, mfa.ErrReplay), "advance step")
+			advances := race(func(i int) error { return stores[i%2].Accept(ctx, "u", step(f, 11), nil) })
+			assert.Equal(t, 1, wins(t, advances, mfa.ErrReplay), "accept a step")
 
-			consumes := race(func(i int) error { return stores[i%2].ConsumeRecoveryCode(ctx, "u", codes[4]) })
-			assert.Equal(t, 1, wins(t, consumes, mfa.ErrInvalidCode), "consume code")
+			consumes := race(func(i int) error { return stores[i%2].Accept(ctx, "u", codeProof(codes[4]), nil) })
+			assert.Equal(t, 1, wins(t, consumes, mfa.ErrInvalidCode), "use a recovery code")
 
 			reserves := race(func(i int) error {
 				_, err := stores[i%2].ReserveAttempt(ctx, "u", mfa.Attempt{Enabled: true, Now: storetest.T0, Throttle: mfa.Throttle{MaxFailures: 5, Lockout: time.Minute, MaxLockout: time.Hour}})
@@ -63,7 +63,7 @@ func TestTwoPoolsOneWinner(t *testing.T) {
 
 			st, err := c.Get(ctx, "u")
 			require.NoError(t, err)
-			assert.EqualValues(t, 11, st.LastStep)
+			assert.EqualValues(t, 11, st.Factors[0].Counter)
 			assert.Equal(t, 9, st.RecoveryCodes)
 			assert.Equal(t, 1, st.Lockouts)
 		})
@@ -114,37 +114,39 @@ func TestFaults(t *testing.T) {
 			store := newStore(t, db, "")
 
 			t.Run("UniqueKeyCollisionRollsBack", func(t *testing.T) {
-				secret := random(20)
-				require.NoError(t, store.SetPending(ctx, "dup", secret))
+				f := pendingFactor()
+				require.NoError(t, store.SetPending(ctx, "dup", f, nil))
 				h := random(32)
 				batch := append(hashes(8), h, h) // the INSERT fails on its last row
-				err := store.Enable(ctx, "dup", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: batch})
+				err := store.Enable(ctx, "dup", mfa.Enablement{FactorID: f.ID, Counter: 5, RecoveryCodes: batch}, nil)
 				require.Error(t, err)
 				assert.False(t, errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrAlreadyEnabled), "a database error, not an outcome: %v", err)
 				st, err := store.Get(ctx, "dup")
 				require.NoError(t, err)
-				assert.False(t, st.Enabled, "the UPDATE before the failing INSERT was rolled back")
+				assert.False(t, st.Enabled, "the UPDATEs before the failing INSERT were rolled back")
 				assert.Zero(t, st.RecoveryCodes)
-				assert.Equal(t, secret, st.Secret, "the pending secret is intact")
-				assert.Zero(t, st.LastStep)
-				require.NoError(t, store.Enable(ctx, "dup", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: hashes(10)}))
+				require.Len(t, st.Factors, 1)
+				assert.False(t, st.Factors[0].Active, "the factor is still pending")
+				assert.Equal(t, f.Secret, st.Factors[0].Secret)
+				assert.Zero(t, st.Factors[0].Counter)
+				require.NoError(t, store.Enable(ctx, "dup", mfa.Enablement{FactorID: f.ID, Counter: 5, RecoveryCodes: hashes(10)}, nil))
 			})
 
 			t.Run("FailedReplaceKeepsOldBatch", func(t *testing.T) {
-				secret := random(20)
-				require.NoError(t, store.SetPending(ctx, "batch", secret))
+				f := pendingFactor()
+				require.NoError(t, store.SetPending(ctx, "batch", f, nil))
 				old := hashes(10)
-				require.NoError(t, store.Enable(ctx, "batch", mfa.Enablement{Secret: secret, Step: 5, RecoveryCodes: old}))
+				require.NoError(t, store.Enable(ctx, "batch", mfa.Enablement{FactorID: f.ID, Counter: 5, RecoveryCodes: old}, nil))
 				h := random(32)
 				// The DELETE of the old batch runs, then the INSERT fails on
 				// its duplicate row: the transaction must undo both.
-				err := store.ReplaceRecoveryCodes(ctx, "batch", 6, append(hashes(8), h, h))
+				err := store.ReplaceRecoveryCodes(ctx, "batch", step(f, 6), append(hashes(8), h, h), nil)
 				require.Error(t, err)
 				st, err := store.Get(ctx, "batch")
 				require.NoError(t, err)
 				assert.Equal(t, 10, st.RecoveryCodes)
-				assert.EqualValues(t, 5, st.LastStep, "the step is not used by a failed operation")
-				assert.NoError(t, store.ConsumeRecoveryCode(ctx, "batch", old[0]), "the previous batch is intact")
+				assert.EqualValues(t, 5, st.Factors[0].Counter, "the step is not used by a failed operation")
+				assert.NoError(t, store.Accept(ctx, "batch", codeProof(old[0]), nil), "the previous batch is intact")
 			})
 
 			t.Run("CancelledContext", func(t *testing.T) {
@@ -152,7 +154,7 @@ func TestFaults(t *testing.T) {
 				cancel()
 				_, err := store.Get(cctx, "u")
 				assert.ErrorIs(t, err, context.Canceled)
-				assert.ErrorIs(t, store.SetPending(cctx, "u", random(20)), context.Canceled)
+				assert.ErrorIs(t, store.SetPending(cctx, "u", pendingFactor(), nil), context.Canceled)
 				_, err = store.Get(ctx, "u")
 				assert.NoError(t, err)
 			})
@@ -165,7 +167,7 @@ func TestFaults(t *testing.T) {
 				svc, err := mfa.New(mfa.Config{Issuer: "X", Store: s, Audit: nopSink{}})
 				require.NoError(t, err)
 				defer svc.Close(ctx)
-				_, err = svc.Setup(ctx, "u")
+				_, err = svc.Setup(ctx, "u", "")
 				assert.ErrorIs(t, err, mfa.ErrStore)
 				assert.ErrorContains(t, err, "database is closed", "the cause is kept for the host's logs")
 				_, err = svc.Status(ctx, "u")
@@ -195,6 +197,9 @@ func TestMigrationFilesAreEmbedded(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(text), "CREATE TABLE mfa_users")
 		assert.Contains(t, string(text), "CREATE TABLE mfa_recovery_codes")
+		text, err = sqlstore.Migrations.ReadFile("migrations/" + d + "/0003_factors.sql")
+		require.NoError(t, err)
+		assert.Contains(t, string(text), "CREATE TABLE mfa_factors")
 	}
 }
 
@@ -267,7 +272,7 @@ func TestTicketAcrossReplicas(t *testing.T) {
 			}
 			a, c := replica(), replica()
 
-			enr, err := a.Setup(ctx, "u")
+			enr, err := a.Setup(ctx, "u", "")
 			require.NoError(t, err)
 			_, err = c.Enable(ctx, "u", totpCode(t, enr.Secret, now))
 			require.NoError(t, err)
@@ -276,9 +281,9 @@ func TestTicketAcrossReplicas(t *testing.T) {
 			token, err := a.StartChallenge(ctx, "u")
 			require.NoError(t, err)
 			code := totpCode(t, enr.Secret, now)
-			user, err := c.Challenge(ctx, token, mfa.Credential{Code: code})
+			v, err := c.Challenge(ctx, token, mfa.Credential{Code: code})
 			require.NoError(t, err)
-			assert.Equal(t, "u", user)
+			assert.Equal(t, "u", v.UserID)
 			_, err = a.Challenge(ctx, token, mfa.Credential{Code: totpCode(t, enr.Secret, now.Add(30*time.Second))})
 			assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "used on the other replica")
 
