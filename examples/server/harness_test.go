@@ -145,6 +145,8 @@ type reply struct {
 	raw    string
 }
 
+// do sends one request, with body as JSON unless it is nil, and checks the
+// exchange against docs/openapi.yaml (checkContract).
 func (c *client) do(method, path string, body any) reply {
 	c.t.Helper()
 	var rd io.Reader
@@ -166,6 +168,7 @@ func (c *client) do(method, path string, body any) reply {
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(c.t, err)
+	checkContract(c.t, res, raw)
 	r := reply{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		require.NoError(c.t, json.Unmarshal(raw, &r.body), string(raw))
@@ -173,7 +176,10 @@ func (c *client) do(method, path string, body any) reply {
 	return r
 }
 
-func (c *client) post(path string, body any) reply { return c.do(http.MethodPost, path, body) }
+func (c *client) post(path string, body any) reply {
+	c.t.Helper()
+	return c.do(http.MethodPost, path, body)
+}
 
 // want checks a reply's status and, for errors, the envelope's code.
 func want(t *testing.T, r reply, status int, code string) {
