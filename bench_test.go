@@ -42,6 +42,29 @@ func benchService(b *testing.B, store mfa.Store, throttle mfa.Throttle) *mfa.Ser
 	return svc
 }
 
+// enrolled stores a user with MFA enabled straight into store, with one
+// TOTP factor for each secret and the given recovery-code hashes.
+func enrolled(b *testing.B, store mfa.Store, userID string, codes [][]byte, secrets ...[]byte) {
+	ctx := context.Background()
+	for i, secret := range secrets {
+		f := mfa.Factor{ID: fmt.Sprintf("%s-f%d", userID, i), Type: mfa.FactorTOTP, Name: "App", Secret: secret, CreatedAt: benchNow}
+		var err error
+		if i == 0 {
+			if err = store.SetPending(ctx, userID, f, nil); err == nil {
+				err = store.Enable(ctx, userID, mfa.Enablement{FactorID: f.ID, Counter: 1, RecoveryCodes: codes}, nil)
+			}
+		} else {
+			proof := mfa.Proof{FactorID: userID + "-f0", Counter: int64(1 + i)}
+			if err = store.AddFactor(ctx, userID, proof, f, len(secrets), nil); err == nil {
+				err = store.ConfirmFactor(ctx, userID, mfa.Confirmation{FactorID: f.ID, Counter: 1}, len(secrets), nil)
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func benchCode(b *testing.B, secret []byte, t time.Time) string {
 	code, err := totp.GenerateCodeCustom(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret), t, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
@@ -85,7 +108,7 @@ var (
 // reportFloorRatio reports this benchmark's time per operation as a
 // multiple of the TOTP floor, measured once per process (best of five runs
 // of 20,000 checks; testing.Benchmark cannot run inside a benchmark).
-func reportFloorRatio(b *testing.B) {
+func reportFloorRatio(b *testing.B, floors int) {
 	floorOnce.Do(func() {
 		key := make([]byte, 20)
 		rand.Read(key)
@@ -97,7 +120,7 @@ func reportFloorRatio(b *testing.B) {
 			floorNs = min(floorNs, float64(time.Since(start).Nanoseconds())/n)
 		}
 	})
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/floorNs, "x-floor")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(floorNs*float64(floors)), "x-floor")
 }
 
 func BenchmarkFloorTOTPInvalid(b *testing.B) {
@@ -109,34 +132,39 @@ func BenchmarkFloorTOTPInvalid(b *testing.B) {
 }
 
 // BenchmarkVerifyInvalidCode: a wrong code through the full check path:
-// failure-budget reservation, HMAC over three steps, failure audit event.
-// The budget is large enough never to lock during the run, so every
-// iteration does the same work.
+// failure-budget reservation, HMAC over three steps of each of the user's
+// authenticators, failure audit event; for a user with one and with five
+// authenticators. "x-floor" is the time per authenticator over the floor,
+// so that five authenticators compare with five floors. The budget is large
+// enough never to lock during the run, so every iteration does the same
+// work.
 func BenchmarkVerifyInvalidCode(b *testing.B) {
-	store := memstore.New()
-	svc := benchService(b, store, mfa.Throttle{MaxFailures: 1 << 62})
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	ctx := context.Background()
-	if err := store.SetPending(ctx, "u", secret); err != nil {
-		b.Fatal(err)
+	for _, factors := range []int{1, 5} {
+		b.Run(fmt.Sprintf("factors=%d", factors), func(b *testing.B) {
+			store := memstore.New()
+			svc := benchService(b, store, mfa.Throttle{MaxFailures: 1 << 62})
+			secrets := make([][]byte, factors)
+			wrong := "000000"
+			for i := range secrets {
+				secrets[i] = make([]byte, 20)
+				rand.Read(secrets[i])
+				if benchCode(b, secrets[i], benchNow) == wrong {
+					b.Skip("a random secret's code is 000000; run again")
+				}
+			}
+			enrolled(b, store, "u", nil, secrets...)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := verifyCode(svc, ctx, "u", wrong); err != mfa.ErrInvalidCode {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			reportFloorRatio(b, factors)
+		})
 	}
-	if err := store.Enable(ctx, "u", mfa.Enablement{Secret: secret, Step: 1}); err != nil {
-		b.Fatal(err)
-	}
-	wrong := "000000"
-	if benchCode(b, secret, benchNow) == wrong {
-		wrong = "000001"
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := svc.Verify(ctx, "u", wrong); err != mfa.ErrInvalidCode {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	reportFloorRatio(b)
 }
 
 // BenchmarkEnable: a correct code for a pending secret, ten recovery codes
@@ -152,7 +180,8 @@ func BenchmarkEnable(b *testing.B) {
 		secret := make([]byte, 20)
 		rand.Read(secret)
 		users[i] = fmt.Sprintf("user-%d", i)
-		if err := store.SetPending(ctx, users[i], secret); err != nil {
+		f := mfa.Factor{ID: "f-" + users[i], Type: mfa.FactorTOTP, Name: "App", Secret: secret, CreatedAt: benchNow}
+		if err := store.SetPending(ctx, users[i], f, nil); err != nil {
 			b.Fatal(err)
 		}
 		codes[i] = benchCode(b, secret, benchNow)
@@ -165,7 +194,7 @@ func BenchmarkEnable(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	reportFloorRatio(b)
+	reportFloorRatio(b, 1)
 }
 
 // BenchmarkRedeemRecoveryCode: a valid recovery code checked and consumed.
@@ -190,12 +219,7 @@ func BenchmarkRedeemRecoveryCode(b *testing.B) {
 			if err := store.Delete(ctx, user); err != nil {
 				b.Fatal(err)
 			}
-			if err := store.SetPending(ctx, user, secret); err != nil {
-				b.Fatal(err)
-			}
-			if err := store.Enable(ctx, user, mfa.Enablement{Secret: secret, Step: 1, RecoveryCodes: svc.RecoveryCodeHashes(user, codes[u])}); err != nil {
-				b.Fatal(err)
-			}
+			enrolled(b, store, user, svc.RecoveryCodeHashes(user, codes[u]), secret)
 		}
 	}
 	enrol()
@@ -209,7 +233,7 @@ func BenchmarkRedeemRecoveryCode(b *testing.B) {
 			b.StartTimer()
 		}
 		u := j / 10
-		if err := svc.RedeemRecoveryCode(ctx, "user-"+strconv.Itoa(u), codes[u][j%10]); err != nil {
+		if err := redeem(svc, ctx, "user-"+strconv.Itoa(u), codes[u][j%10]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -222,7 +246,7 @@ func BenchmarkSetup(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, err := svc.Setup(ctx, "user"); err != nil {
+		if _, err := svc.Setup(ctx, "user", ""); err != nil {
 			b.Fatal(err)
 		}
 	}

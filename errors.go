@@ -57,11 +57,14 @@ func (replayError) Is(target error) bool { return target == ErrInvalidCode }
 // InputError is an ErrInvalidInput that names the offending field. Its
 // message never contains the value.
 type InputError struct {
-	Field   string // "code", "recovery_code", "user_id", …
-	Problem string // "must be 6 to 8 digits"
+	// Field is the field's name: "code", "recovery_code", "user_id", …
+	Field string
+	// Problem says what is wrong, naming the field, for a person to read:
+	// "code must be 6 to 8 digits".
+	Problem string
 }
 
-func (e *InputError) Error() string        { return "mfa: invalid " + e.Field + ": " + e.Problem }
+func (e *InputError) Error() string        { return "mfa: invalid input: " + e.Problem }
 func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // RateLimitError is the ErrRateLimited a locked-out user gets.

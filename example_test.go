@@ -41,7 +41,7 @@ func Example() {
 	defer svc.Close(ctx)
 
 	// 1. Setup: show enr.QRCodeDataURL() (or enr.Secret) to the user.
-	enr, err := svc.Setup(ctx, "alice")
+	enr, err := svc.Setup(ctx, "alice", "")
 	if err != nil {
 		panic(err)
 	}
@@ -56,15 +56,17 @@ func Example() {
 	fmt.Println(len(codes), "recovery codes")
 
 	// 3. At login: the same code again is a replay.
-	err = svc.Verify(ctx, "alice", authenticatorApp(enr.Secret, now))
+	_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: authenticatorApp(enr.Secret, now)})
 	fmt.Println(errors.Is(err, mfa.ErrInvalidCode), errors.Is(err, mfa.ErrReplay))
 
 	// Thirty seconds later the app shows a fresh code.
 	now = now.Add(30 * time.Second)
-	fmt.Println(svc.Verify(ctx, "alice", authenticatorApp(enr.Secret, now)))
+	v, err := svc.Verify(ctx, "alice", mfa.Credential{Code: authenticatorApp(enr.Secret, now)})
+	fmt.Println(err, v.Method, v.FactorID == enr.FactorID)
 
 	// 4. A lost phone: a recovery code works once.
-	fmt.Println(svc.RedeemRecoveryCode(ctx, "alice", codes[0]))
+	_, err = svc.Verify(ctx, "alice", mfa.Credential{RecoveryCode: codes[0]})
+	fmt.Println(err)
 	st, _ := svc.Status(ctx, "alice")
 	fmt.Printf("enabled=%v remaining=%d\n", st.Enabled, st.RecoveryCodesRemaining)
 
@@ -72,7 +74,7 @@ func Example() {
 	// true
 	// 10 recovery codes
 	// true true
-	// <nil>
+	// <nil> totp true
 	// <nil>
 	// enabled=true remaining=9
 }
@@ -84,7 +86,7 @@ func ExampleRateLimitError() {
 	store := memstore.New()
 	svc, _ := mfa.New(mfa.Config{Issuer: "Example", Store: store, Now: func() time.Time { return now }, Audit: mfa.SlogAudit{Logger: discardLogger}})
 	defer svc.Close(ctx)
-	enr, _ := svc.Setup(ctx, "bob")
+	enr, _ := svc.Setup(ctx, "bob", "")
 	for i := 0; i < 5; i++ {
 		_, _ = svc.Enable(ctx, "bob", "000000")
 	}
@@ -127,6 +129,6 @@ func Example_mountHandlers() {
 	mux.ServeHTTP(rec, req)
 	fmt.Print(rec.Code, " ", rec.Body.String())
 	// Output:
-	// 200 {"mfa_enabled":false,"recovery_codes_remaining":0}
+	// 200 {"mfa_enabled":false,"recovery_codes_remaining":0,"factors":0}
 	// 401 {"error":{"code":"authentication_required","message":"authentication required"}}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 )
@@ -15,7 +17,7 @@ import (
 // explores further.
 
 func FuzzParseCode(f *testing.F) {
-	for _, s := range []string{"123456", " 012345\t", "1234567", "12345678", "12 456", "١٢٣٤٥٦", "", "\x00\x00\x00\x00\x00\x00", "99999999"} {
+	for _, s := range []string{"123456", " 012345\t", "1234567", "12345678", "12 456", "١٢٣٤٥٦", "1234é", "", "\x00\x00\x00\x00\x00\x00", "99999999"} {
 		f.Add(s, uint8(6))
 		f.Add(s, uint8(8))
 	}
@@ -27,10 +29,11 @@ func FuzzParseCode(f *testing.F) {
 		p := totpParams{digits: digits}
 		value, ok, err := p.parseCode(code)
 		trimmed := strings.TrimSpace(code)
+		chars := utf8.RuneCountInString(trimmed) // lengths count characters, not bytes
 		switch {
 		case err != nil:
-			if len(trimmed) >= 6 && len(trimmed) <= 8 {
-				t.Fatalf("%q: refused as bad input at length %d", code, len(trimmed))
+			if chars >= 6 && chars <= 8 {
+				t.Fatalf("%q: refused as bad input at length %d", code, chars)
 			}
 		case ok:
 			if len(trimmed) != digits || strings.Trim(trimmed, "0123456789") != "" {
@@ -40,7 +43,7 @@ func FuzzParseCode(f *testing.F) {
 				t.Fatalf("%q: value %d out of range", code, value)
 			}
 		default:
-			if len(trimmed) < 6 || len(trimmed) > 8 {
+			if chars < 6 || chars > 8 {
 				t.Fatalf("%q: wrong length not reported as bad input", code)
 			}
 		}
@@ -94,9 +97,29 @@ func FuzzParseKeyRing(f *testing.F) {
 	f.Add("k2:-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-, k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE")
 	f.Add("k1:AQEB")
 	f.Add(":::,,, ")
+	f.Add("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=:k1")                     // ID and key swapped
+	f.Add("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k1:AQEBAQEBAQEBAQEB") // duplicate
+	f.Add("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB")                         // short key
+	f.Add("k1:AQEBAQEB!QEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")                     // not base64
 	f.Fuzz(func(t *testing.T, text string) {
 		r, err := ParseKeyRing(text)
 		if err != nil {
+			// No error repeats 8 or more characters of an entry's key text,
+			// or of an ID that is not a valid ID.
+			for _, entry := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+				id, key, _ := strings.Cut(entry, ":")
+				secret := []string{key}
+				if !validKeyID(id) {
+					secret = append(secret, id)
+				}
+				for _, s := range secret {
+					for i := 0; i+8 <= len(s); i++ {
+						if strings.Contains(err.Error(), s[i:i+8]) {
+							t.Fatalf("%q: error %q repeats %q", text, err, s[i:i+8])
+						}
+					}
+				}
+			}
 			return
 		}
 		if !validKeyID(r.PrimaryID()) {

@@ -45,7 +45,7 @@ func (a *hostApp) login(ctx context.Context, user, password, code string) (strin
 	if code == "" {
 		return "mfa_required", nil
 	}
-	if err := a.mfa.Verify(ctx, user, code); err != nil {
+	if err := verifyCode(a.mfa, ctx, user, code); err != nil {
 		return "", err
 	}
 	return "ok", nil
@@ -68,7 +68,7 @@ func TestHostLoginWithFixedClock(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ok", status, "no MFA yet")
 
-	enr, err := svc.Setup(ctx, "kim")
+	enr, err := svc.Setup(ctx, "kim", "")
 	require.NoError(t, err)
 	_, err = svc.Enable(ctx, "kim", authenticatorApp(enr.Secret, now))
 	require.NoError(t, err)

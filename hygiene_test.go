@@ -39,7 +39,7 @@ func TestNothingSecretInLogsEventsOrErrors(t *testing.T) {
 		}
 	}
 
-	enr, err := svc.Setup(ctx, "hy")
+	enr, err := svc.Setup(ctx, "hy", "")
 	require.NoError(t, err)
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enr.Secret)
 	require.NoError(t, err)
@@ -83,10 +83,10 @@ func TestNothingSecretInLogsEventsOrErrors(t *testing.T) {
 	// Regenerate: a failure, then a success; disable: failures, then a
 	// success with a fresh recovery code; lockout on a second user.
 	now = now.Add(60 * time.Second)
-	_, err = svc.RegenerateRecoveryCodes(ctx, "hy", "999999")
+	_, err = svc.RegenerateRecoveryCodes(ctx, "hy", mfa.Credential{Code: "999999"})
 	record(err)
 	regenCode := authenticatorApp(enr.Secret, now)
-	fresh, err := svc.RegenerateRecoveryCodes(ctx, "hy", regenCode)
+	fresh, err := svc.RegenerateRecoveryCodes(ctx, "hy", mfa.Credential{Code: regenCode})
 	require.NoError(t, err)
 	secrets = append(secrets, regenCode)
 	secrets = append(secrets, fresh...)
@@ -94,7 +94,7 @@ func TestNothingSecretInLogsEventsOrErrors(t *testing.T) {
 	record(svc.Disable(ctx, "hy", mfa.Credential{Code: "12345"}))          // bad shape
 	require.NoError(t, svc.Disable(ctx, "hy", mfa.Credential{RecoveryCode: fresh[2]}))
 
-	enr2, err := svc.Setup(ctx, "locked")
+	enr2, err := svc.Setup(ctx, "locked", "")
 	require.NoError(t, err)
 	secrets = append(secrets, enr2.Secret)
 	for i := 0; i < 6; i++ {

@@ -59,24 +59,23 @@ func (e *KeyError) Error() string {
 }
 
 // NewKeyRing builds a ring from keys, the first being the primary. Its
-// errors name a key by its position (and its ID, when that is a valid
-// one), never by its text.
+// errors name a key by its position, never by its ID or bytes.
 func NewKeyRing(keys ...Key) (*KeyRing, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("mfa: key ring: no keys")
 	}
 	r := &KeyRing{}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, k := range keys {
 		if !validKeyID(k.ID) {
 			return nil, fmt.Errorf("mfa: key ring: entry %d: the ID must be 1 to 32 characters from [A-Za-z0-9_-]", i+1)
 		}
-		if seen[k.ID] {
-			return nil, fmt.Errorf("mfa: key ring: entry %d: ID %s appears twice", i+1, k.ID)
+		if first, ok := seen[k.ID]; ok {
+			return nil, fmt.Errorf("mfa: key ring: entry %d: its ID is the ID of entry %d", i+1, first)
 		}
-		seen[k.ID] = true
+		seen[k.ID] = i + 1
 		if len(k.Secret) != 32 {
-			return nil, fmt.Errorf("mfa: key ring: entry %d (ID %s): the key must be 32 bytes, not %d", i+1, k.ID, len(k.Secret))
+			return nil, fmt.Errorf("mfa: key ring: entry %d: the key must be 32 bytes, not %d", i+1, len(k.Secret))
 		}
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
@@ -112,7 +111,7 @@ func ParseKeyRing(text string) (*KeyRing, error) {
 		}
 		secret, err := decodeBase64(b64)
 		if err != nil {
-			return nil, fmt.Errorf("mfa: key ring: entry %d (ID %s): the key is not base64", i+1, id)
+			return nil, fmt.Errorf("mfa: key ring: entry %d: the key is not base64", i+1)
 		}
 		keys = append(keys, Key{ID: id, Secret: secret})
 	}

@@ -40,13 +40,17 @@ func TestParseKeyRing(t *testing.T) {
 		"bad id":       "k 1:" + k1,
 		"long id":      strings.Repeat("k", 33) + ":" + k1,
 		"duplicate id": "k1:" + k1 + ",k1:" + k2,
+		"swapped":      k1 + ":k1",
 	} {
 		_, err := mfa.ParseKeyRing(text)
 		assert.Error(t, err, name)
 		if err != nil {
-			assert.NotContains(t, err.Error(), k1, "%s: no key material in errors", name)
+			assert.NotContains(t, err.Error(), k1[:8], "%s: no key material in errors", name)
 		}
 	}
+	_, err = mfa.ParseKeyRing("k1:" + k1 + " " + k2 + ":k2")
+	assert.EqualError(t, err, "mfa: key ring: entry 2: the ID must be 1 to 32 characters from [A-Za-z0-9_-] (ID and key swapped?)",
+		"the error names the entry by position")
 }
 
 // rotationFixture is a memstore shared by Services with different rings,
@@ -64,7 +68,7 @@ func (f *rotationFixture) service(t *testing.T, keys *mfa.KeyRing) *mfa.Service 
 }
 
 func (f *rotationFixture) enrol(t *testing.T, svc *mfa.Service, user string) (string, []string) {
-	enr, err := svc.Setup(context.Background(), user)
+	enr, err := svc.Setup(context.Background(), user, "")
 	require.NoError(t, err)
 	codes, err := svc.Enable(context.Background(), user, authenticatorApp(enr.Secret, f.now))
 	require.NoError(t, err)
@@ -75,9 +79,10 @@ func (f *rotationFixture) enrol(t *testing.T, svc *mfa.Service, user string) (st
 func (f *rotationFixture) storedKeyID(t *testing.T, user string) string {
 	st, err := f.store.Get(context.Background(), user)
 	require.NoError(t, err)
-	require.True(t, bytes.HasPrefix(st.Secret, []byte("MFA\x01")), "sealed")
-	n := int(st.Secret[4])
-	return string(st.Secret[5 : 5+n])
+	secret := st.Factors[0].Secret
+	require.True(t, bytes.HasPrefix(secret, []byte("MFA\x01")), "sealed")
+	n := int(secret[4])
+	return string(secret[5 : 5+n])
 }
 
 func TestKeyRotation(t *testing.T) {
@@ -99,20 +104,20 @@ func TestKeyRotation(t *testing.T) {
 	// B becomes primary; A stays listed. A secret sealed under A verifies
 	// and is re-sealed under B on that use.
 	bThenA := f.service(t, ring(t, b, a))
-	require.NoError(t, bThenA.Verify(ctx, "u1", authenticatorApp(secrets["u1"], f.now)))
+	require.NoError(t, verifyCode(bThenA, ctx, "u1", authenticatorApp(secrets["u1"], f.now)))
 	assert.Equal(t, "B", f.storedKeyID(t, "u1"))
 	assert.Equal(t, "A", f.storedKeyID(t, "u2"))
 	// Recovery codes issued under A stay valid until regenerated.
-	require.NoError(t, bThenA.RedeemRecoveryCode(ctx, "u3", codes["u3"][0]))
+	require.NoError(t, redeem(bThenA, ctx, "u3", codes["u3"][0]))
 
 	// Reseal moves the rest, and a second run has nothing to do.
-	rep, err := bThenA.Reseal(ctx, 2)
+	rep, err := bThenA.Reseal(ctx, 2, nil)
 	require.NoError(t, err)
 	assert.Equal(t, mfa.ResealReport{Scanned: 3, Resealed: 2}, rep)
 	for _, u := range []string{"u1", "u2", "u3"} {
 		assert.Equal(t, "B", f.storedKeyID(t, u))
 	}
-	rep, err = bThenA.Reseal(ctx, 2)
+	rep, err = bThenA.Reseal(ctx, 2, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 0, rep.Resealed)
 
@@ -120,16 +125,16 @@ func TestKeyRotation(t *testing.T) {
 	onlyB := f.service(t, ring(t, b))
 	f.now = f.now.Add(30 * time.Second)
 	for _, u := range []string{"u1", "u2", "u3"} {
-		assert.NoError(t, onlyB.Verify(ctx, u, authenticatorApp(secrets[u], f.now)), u)
+		assert.NoError(t, verifyCode(onlyB, ctx, u, authenticatorApp(secrets[u], f.now)), u)
 	}
 	// Fresh recovery codes (under B) work with B alone.
 	f.now = f.now.Add(30 * time.Second)
-	fresh, err := onlyB.RegenerateRecoveryCodes(ctx, "u2", authenticatorApp(secrets["u2"], f.now))
+	fresh, err := onlyB.RegenerateRecoveryCodes(ctx, "u2", mfa.Credential{Code: authenticatorApp(secrets["u2"], f.now)})
 	require.NoError(t, err)
-	assert.NoError(t, onlyB.RedeemRecoveryCode(ctx, "u2", fresh[0]))
+	assert.NoError(t, redeem(onlyB, ctx, "u2", fresh[0]))
 
 	// A service that lost key B says which key it needs, never garbage.
-	err = onlyA.Verify(ctx, "u3", authenticatorApp(secrets["u3"], f.now.Add(30*time.Second)))
+	err = verifyCode(onlyA, ctx, "u3", authenticatorApp(secrets["u3"], f.now.Add(30*time.Second)))
 	var keyErr *mfa.KeyError
 	require.ErrorAs(t, err, &keyErr)
 	assert.Equal(t, "B", keyErr.KeyID)
@@ -144,16 +149,17 @@ func TestSealedSecretsAtRest(t *testing.T) {
 	secret, _ := f.enrol(t, svc, "alice")
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	require.NoError(t, err)
-	st, err := f.store.Get(ctx, "alice")
-	require.NoError(t, err)
-	assert.False(t, bytes.Contains(st.Secret, raw), "the stored form does not contain the secret")
+	alice := storedFactor(t, f.store, "alice")
+	assert.False(t, bytes.Contains(alice.Secret, raw), "the stored form does not contain the secret")
 
 	// A row copied to another user does not open for that user.
 	f.enrol(t, svc, "mallory")
-	_, err = f.store.ReplaceSecret(ctx, "mallory", mustSecret(t, f.store, "mallory"), st.Secret)
+	mallory := storedFactor(t, f.store, "mallory")
+	replaced, err := f.store.ReplaceSecret(ctx, mallory.ID, mallory.Secret, alice.Secret)
 	require.NoError(t, err)
+	require.True(t, replaced)
 	f.now = f.now.Add(30 * time.Second)
-	err = svc.Verify(ctx, "mallory", authenticatorApp(secret, f.now))
+	err = verifyCode(svc, ctx, "mallory", authenticatorApp(secret, f.now))
 	var keyErr *mfa.KeyError
 	require.ErrorAs(t, err, &keyErr)
 	assert.False(t, keyErr.Missing)
@@ -161,14 +167,17 @@ func TestSealedSecretsAtRest(t *testing.T) {
 
 	// The wrong bytes under the right ID fail the same way.
 	wrong := f.service(t, ring(t, key("k1", 2)))
-	err = wrong.Verify(ctx, "alice", authenticatorApp(secret, f.now))
+	err = verifyCode(wrong, ctx, "alice", authenticatorApp(secret, f.now))
 	require.ErrorAs(t, err, &keyErr)
 	assert.False(t, keyErr.Missing)
-	require.NoError(t, svc.Verify(ctx, "alice", authenticatorApp(secret, f.now)))
+	require.NoError(t, verifyCode(svc, ctx, "alice", authenticatorApp(secret, f.now)))
 }
 
 // A deployment that starts without keys and adds a ring later keeps its
-// users: plaintext secrets work and are sealed on use or by Reseal.
+// users while Config.AllowPlaintextSecrets is set: plaintext secrets work,
+// each opening logged, and are sealed on use or by Reseal. Without the
+// switch a plaintext secret is refused, so that someone who can write the
+// database cannot plant a secret of their choosing.
 func TestPlaintextSecretsUpgrade(t *testing.T) {
 	ctx := context.Background()
 	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
@@ -179,27 +188,43 @@ func TestPlaintextSecretsUpgrade(t *testing.T) {
 	assert.Contains(t, logs.String(), "no key ring configured", "New says once that secrets are stored in plaintext")
 	s1, _ := f.enrol(t, plain, "p1")
 	s2, _ := f.enrol(t, plain, "p2")
-
-	keyed := f.service(t, ring(t, key("k1", 1)))
 	f.now = f.now.Add(30 * time.Second)
-	require.NoError(t, keyed.Verify(ctx, "p1", authenticatorApp(s1, f.now)))
+
+	strict := f.service(t, ring(t, key("k1", 1)))
+	err = verifyCode(strict, ctx, "p1", authenticatorApp(s1, f.now))
+	assert.ErrorIs(t, err, mfa.ErrPlaintextSecret, "refused by default")
+	_, err = strict.Reseal(ctx, 10, nil)
+	assert.ErrorIs(t, err, mfa.ErrPlaintextSecret)
+
+	logs.Reset()
+	migrating, err := mfa.New(mfa.Config{Issuer: "X", Store: f.store, Keys: ring(t, key("k1", 1)), AllowPlaintextSecrets: true,
+		Now: func() time.Time { return f.now }, Audit: &recorder{}, Logger: slogTo(&logs)})
+	require.NoError(t, err)
+	defer migrating.Close(ctx)
+	require.NoError(t, verifyCode(migrating, ctx, "p1", authenticatorApp(s1, f.now)))
+	assert.Contains(t, logs.String(), "level=WARN msg=\"mfa: opened a TOTP secret stored in plaintext", "each opening is logged")
 	assert.Equal(t, "k1", f.storedKeyID(t, "p1"))
-	rep, err := keyed.Reseal(ctx, 10)
+	var reports []mfa.ResealReport
+	rep, err := migrating.Reseal(ctx, 1, func(r mfa.ResealReport) { reports = append(reports, r) })
 	require.NoError(t, err)
 	assert.Equal(t, mfa.ResealReport{Scanned: 2, Resealed: 1}, rep)
+	assert.NotEmpty(t, reports, "progress after each batch")
+	assert.Equal(t, rep, reports[len(reports)-1])
 	assert.Equal(t, "k1", f.storedKeyID(t, "p2"))
 	f.now = f.now.Add(30 * time.Second)
-	assert.NoError(t, keyed.Verify(ctx, "p2", authenticatorApp(s2, f.now)))
+	assert.NoError(t, verifyCode(strict, ctx, "p2", authenticatorApp(s2, f.now)), "sealed now: no switch needed")
 
 	// Without the ring, the sealed rows are refused with the key they need.
-	err = plain.Verify(ctx, "p2", authenticatorApp(s2, f.now.Add(30*time.Second)))
+	err = verifyCode(plain, ctx, "p2", authenticatorApp(s2, f.now.Add(30*time.Second)))
 	var keyErr *mfa.KeyError
 	require.ErrorAs(t, err, &keyErr)
 	assert.Equal(t, "k1", keyErr.KeyID)
 }
 
-func mustSecret(t *testing.T, store mfa.Store, user string) []byte {
+// storedFactor returns the user's first factor as the store keeps it.
+func storedFactor(t *testing.T, store mfa.Store, user string) mfa.Factor {
 	st, err := store.Get(context.Background(), user)
 	require.NoError(t, err)
-	return st.Secret
+	require.NotEmpty(t, st.Factors)
+	return st.Factors[0]
 }

@@ -21,9 +21,12 @@ func TestChallengeWithTOTP(t *testing.T) {
 	assert.Len(t, token, 43, "256 bits, base64url")
 
 	code := f.code(t, secret, 0)
-	user, err := f.svc.Challenge(f.ctx, token, mfa.Credential{Code: code})
+	v, err := f.svc.Challenge(f.ctx, token, mfa.Credential{Code: code})
 	require.NoError(t, err)
-	assert.Equal(t, "alice", user)
+	assert.Equal(t, "alice", v.UserID)
+	assert.Equal(t, mfa.MethodTOTP, v.Method)
+	assert.NotEmpty(t, v.FactorID, "it tells which authenticator matched")
+	assert.Equal(t, f.clock.Now(), v.At)
 
 	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: f.code(t, secret, 30*time.Second)})
 	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "a token works once")
@@ -41,9 +44,11 @@ func TestChallengeWithRecoveryCode(t *testing.T) {
 	_, codes := f.enabled(t, "bob")
 	token, err := f.svc.StartChallenge(f.ctx, "bob")
 	require.NoError(t, err)
-	user, err := f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[3]})
+	v, err := f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[3]})
 	require.NoError(t, err)
-	assert.Equal(t, "bob", user)
+	assert.Equal(t, "bob", v.UserID)
+	assert.Equal(t, mfa.MethodRecoveryCode, v.Method)
+	assert.Empty(t, v.FactorID)
 	token, err = f.svc.StartChallenge(f.ctx, "bob")
 	require.NoError(t, err)
 	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{RecoveryCode: codes[3]})
@@ -179,19 +184,19 @@ func TestDisable(t *testing.T) {
 func TestRegenerateRecoveryCodes(t *testing.T) {
 	f := newFixture(t)
 	secret, old := f.enabled(t, "heidi")
-	_, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", old[0])
+	_, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", mfa.Credential{Code: old[0]})
 	assert.ErrorIs(t, err, mfa.ErrInvalidInput, "a recovery code does not regenerate")
 
-	fresh, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", f.code(t, secret, 0))
+	fresh, err := f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", mfa.Credential{Code: f.code(t, secret, 0)})
 	require.NoError(t, err)
 	require.Len(t, fresh, 10)
 	assert.NotEqual(t, old, fresh)
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "heidi", old[1]), mfa.ErrInvalidCode)
-	require.NoError(t, f.svc.RedeemRecoveryCode(f.ctx, "heidi", fresh[1]))
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "heidi", old[1]), mfa.ErrInvalidCode)
+	require.NoError(t, redeem(f.svc, f.ctx, "heidi", fresh[1]))
 
-	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", f.code(t, secret, 0))
+	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "heidi", mfa.Credential{Code: f.code(t, secret, 0)})
 	assert.ErrorIs(t, err, mfa.ErrReplay, "the code's step is used")
-	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "nobody", "123456")
+	_, err = f.svc.RegenerateRecoveryCodes(f.ctx, "nobody", mfa.Credential{Code: "123456"})
 	assert.ErrorIs(t, err, mfa.ErrNotEnabled)
 
 	types := map[mfa.EventType]int{}
@@ -214,7 +219,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	_, err = f.svc.Challenge(f.ctx, token+"x", mfa.Credential{RecoveryCode: codes[0] + "!"})
 	errs = append(errs, err)
 	errs = append(errs, f.svc.Disable(f.ctx, "ivan", mfa.Credential{Code: f.code(t, secret, 0), RecoveryCode: codes[0]}))
-	errs = append(errs, f.svc.RedeemRecoveryCode(f.ctx, "ivan", codes[0][:9]))
+	errs = append(errs, redeem(f.svc, f.ctx, "ivan", codes[0][:9]))
 	for _, err := range errs {
 		require.Error(t, err)
 		for _, in := range inputs {

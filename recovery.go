@@ -59,7 +59,7 @@ func parseRecoveryCode(code string) (string, error) {
 		bad = !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
 	}
 	if bad {
-		return "", &InputError{Field: "recovery_code", Problem: fmt.Sprintf("must be %d letters and digits", RecoveryCodeLength)}
+		return "", &InputError{Field: "recovery_code", Problem: fmt.Sprintf("recovery_code must be %d letters and digits", RecoveryCodeLength)}
 	}
 	return code, nil
 }

@@ -27,13 +27,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			for i := 0; i < g; i++ {
 				secret := make([]byte, 20)
 				rand.Read(secret)
-				user := "user-" + strconv.Itoa(i)
-				if err := store.SetPending(ctx, user, secret); err != nil {
-					b.Fatal(err)
-				}
-				if err := store.Enable(ctx, user, mfa.Enablement{Secret: secret, Step: 1}); err != nil {
-					b.Fatal(err)
-				}
+				enrolled(b, store, "user-"+strconv.Itoa(i), nil, secret)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -47,7 +41,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 				go func(user string, n int) {
 					defer wg.Done()
 					for j := 0; j < n; j++ {
-						if err := svc.Verify(ctx, user, "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
+						if err := verifyCode(svc, ctx, user, "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
 							b.Error(err)
 							return
 						}
@@ -109,22 +103,17 @@ func BenchmarkGrowth(b *testing.B) {
 		codeOf := func(user, k int) string { return fmt.Sprintf("C%03d%06d", k, user%1_000_000)[:10] }
 		for u := 0; u < n; u++ {
 			user := "user-" + strconv.Itoa(u)
-			if err := store.SetPending(ctx, user, secret); err != nil {
-				b.Fatal(err)
-			}
 			var codes []string
 			for k := 0; k < 10; k++ {
 				codes = append(codes, codeOf(u, k))
 			}
-			if err := store.Enable(ctx, user, mfa.Enablement{Secret: secret, Step: 1, RecoveryCodes: recoveryHashes(svc, user, codes)}); err != nil {
-				b.Fatal(err)
-			}
+			enrolled(b, store, user, svc.RecoveryCodeHashes(user, codes), secret)
 		}
 		pick := func(i int) int { return int(bits.RotateLeft32(uint32(i)*2654435761, 7)) % n }
 		b.Run(fmt.Sprintf("users=%d/Verify", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if err := svc.Verify(ctx, "user-"+strconv.Itoa(pick(i)), "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
+				if err := verifyCode(svc, ctx, "user-"+strconv.Itoa(pick(i)), "000000"); err != mfa.ErrInvalidCode && err != mfa.ErrReplay {
 					b.Fatal(err)
 				}
 			}
@@ -132,7 +121,8 @@ func BenchmarkGrowth(b *testing.B) {
 		b.Run(fmt.Sprintf("users=%d/Enable", n), func(b *testing.B) {
 			code := benchCode(b, secret, benchNow)
 			for i := 0; i < b.N; i++ {
-				if err := store.SetPending(ctx, "new-"+strconv.Itoa(i), secret); err != nil {
+				f := mfa.Factor{ID: "f-new-" + strconv.Itoa(i), Type: mfa.FactorTOTP, Name: "App", Secret: secret, CreatedAt: benchNow}
+				if err := store.SetPending(ctx, "new-"+strconv.Itoa(i), f, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -158,16 +148,10 @@ func BenchmarkGrowth(b *testing.B) {
 			next += b.N
 			for i := first; i < first+b.N; i++ {
 				u := (i / 10 * 7919) % n // each user's ten codes, users scattered
-				if err := svc.RedeemRecoveryCode(ctx, "user-"+strconv.Itoa(u), codeOf(u, i%10)); err != nil {
+				if err := redeem(svc, ctx, "user-"+strconv.Itoa(u), codeOf(u, i%10)); err != nil {
 					b.Fatal(i, err)
 				}
 			}
 		})
 	}
-}
-
-// recoveryHashes hashes codes as svc stores them, so that users can be
-// bulk-loaded straight into the store.
-func recoveryHashes(svc *mfa.Service, user string, codes []string) [][]byte {
-	return svc.RecoveryCodeHashes(user, codes)
 }

@@ -100,7 +100,7 @@ func (f *fixture) code(t *testing.T, secret string, offset time.Duration) string
 // enabled enrols userID and returns the secret and the recovery codes.
 func (f *fixture) enabled(t *testing.T, userID string) (string, []string) {
 	t.Helper()
-	enr, err := f.svc.Setup(f.ctx, userID)
+	enr, err := f.svc.Setup(f.ctx, userID, "")
 	require.NoError(t, err)
 	codes, err := f.svc.Enable(f.ctx, userID, f.code(t, enr.Secret, 0))
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestSetup(t *testing.T) {
 	f := newFixture(t, func(c *mfa.Config) {
 		c.Account = func(_ context.Context, userID string) (string, error) { return userID + "@example.com", nil }
 	})
-	enr, err := f.svc.Setup(f.ctx, "alice")
+	enr, err := f.svc.Setup(f.ctx, "alice", "")
 	require.NoError(t, err)
 	assert.Len(t, enr.Secret, 32, "160 bits in unpadded base32")
 	key, err := otp.NewKeyFromURL(enr.URI)
@@ -144,7 +144,7 @@ func TestSetup(t *testing.T) {
 	assert.Equal(t, otp.DigitsSix, key.Digits())
 	assert.True(t, strings.HasPrefix(enr.QRCodeDataURL(), "data:image/png;base64,iVBORw0KGgo"))
 
-	again, err := f.svc.Setup(f.ctx, "alice")
+	again, err := f.svc.Setup(f.ctx, "alice", "")
 	require.NoError(t, err)
 	assert.NotEqual(t, enr.Secret, again.Secret, "a second setup mints a new secret")
 	_, err = f.svc.Enable(f.ctx, "alice", f.code(t, enr.Secret, 0))
@@ -152,14 +152,14 @@ func TestSetup(t *testing.T) {
 	_, err = f.svc.Enable(f.ctx, "alice", f.code(t, again.Secret, 0))
 	assert.NoError(t, err)
 
-	_, err = f.svc.Setup(f.ctx, "alice")
+	_, err = f.svc.Setup(f.ctx, "alice", "")
 	assert.ErrorIs(t, err, mfa.ErrAlreadyEnabled)
 }
 
 func TestSetupSecretSize(t *testing.T) {
 	for alg, n := range map[mfa.Algorithm]int{mfa.SHA1: 32, mfa.SHA256: 52, mfa.SHA512: 103} {
 		f := newFixture(t, func(c *mfa.Config) { c.Algorithm = alg })
-		enr, err := f.svc.Setup(f.ctx, "u")
+		enr, err := f.svc.Setup(f.ctx, "u", "")
 		require.NoError(t, err)
 		assert.Len(t, enr.Secret, n, "%s", alg)
 		assert.NotContains(t, enr.Secret, "=")
@@ -181,15 +181,15 @@ func TestSetupUserChecks(t *testing.T) {
 			return userID, nil
 		}
 	})
-	_, err := f.svc.Setup(f.ctx, "gone")
+	_, err := f.svc.Setup(f.ctx, "gone", "")
 	assert.ErrorIs(t, err, mfa.ErrUserNotFound)
-	_, err = f.svc.Setup(f.ctx, "colon")
+	_, err = f.svc.Setup(f.ctx, "colon", "")
 	assert.ErrorIs(t, err, mfa.ErrInvalidInput)
-	_, err = f.svc.Setup(f.ctx, "broken")
+	_, err = f.svc.Setup(f.ctx, "broken", "")
 	assert.Error(t, err)
 	assert.NotErrorIs(t, err, mfa.ErrUserNotFound)
 	for _, id := range []string{"", strings.Repeat("x", 256), "\xff"} {
-		_, err = f.svc.Setup(f.ctx, id)
+		_, err = f.svc.Setup(f.ctx, id, "")
 		assert.ErrorIs(t, err, mfa.ErrInvalidInput)
 	}
 	_, err = f.svc.Enable(f.ctx, "gone", "123456")
@@ -198,12 +198,12 @@ func TestSetupUserChecks(t *testing.T) {
 	assert.ErrorIs(t, err, mfa.ErrUserNotFound)
 	st, err := f.store.Get(f.ctx, "colon")
 	require.NoError(t, err)
-	assert.False(t, st.Exists, "a failed setup stores nothing")
+	assert.Equal(t, mfa.State{}, st, "a failed setup stores nothing")
 }
 
 func TestEnable(t *testing.T) {
 	f := newFixture(t)
-	enr, err := f.svc.Setup(f.ctx, "alice")
+	enr, err := f.svc.Setup(f.ctx, "alice", "")
 	require.NoError(t, err)
 	status, err := f.svc.Status(f.ctx, "alice")
 	require.NoError(t, err)
@@ -217,7 +217,11 @@ func TestEnable(t *testing.T) {
 	}
 	status, err = f.svc.Status(f.ctx, "alice")
 	require.NoError(t, err)
-	assert.Equal(t, mfa.Status{Enabled: true, RecoveryCodesRemaining: 10}, status)
+	assert.True(t, status.Enabled)
+	assert.False(t, status.SetupPending)
+	assert.Equal(t, 10, status.RecoveryCodesRemaining)
+	assert.Equal(t, []mfa.FactorInfo{{ID: enr.FactorID, Name: mfa.DefaultFactorName, Type: mfa.FactorTOTP,
+		CreatedAt: f.clock.Now(), LastUsedAt: f.clock.Now()}}, status.Factors)
 
 	_, err = f.svc.Enable(f.ctx, "alice", f.code(t, enr.Secret, 30*time.Second))
 	assert.ErrorIs(t, err, mfa.ErrAlreadyEnabled)
@@ -228,7 +232,7 @@ func TestEnableErrors(t *testing.T) {
 	_, err := f.svc.Enable(f.ctx, "nobody", "123456")
 	assert.ErrorIs(t, err, mfa.ErrSetupNotStarted)
 
-	enr, err := f.svc.Setup(f.ctx, "bob")
+	enr, err := f.svc.Setup(f.ctx, "bob", "")
 	require.NoError(t, err)
 	right := f.code(t, enr.Secret, 0)
 	for _, bad := range []string{"", "12345", "123456789", "  1234  "} {
@@ -256,7 +260,7 @@ func TestSkewWindow(t *testing.T) {
 		-60 * time.Second: false, -30 * time.Second: true, 0: true, 30 * time.Second: true, 60 * time.Second: false,
 	} {
 		f := newFixture(t)
-		enr, err := f.svc.Setup(f.ctx, "u")
+		enr, err := f.svc.Setup(f.ctx, "u", "")
 		require.NoError(t, err)
 		_, err = f.svc.Enable(f.ctx, "u", f.code(t, enr.Secret, offset))
 		if ok {
@@ -269,23 +273,23 @@ func TestSkewWindow(t *testing.T) {
 
 func TestReplayRefused(t *testing.T) {
 	f := newFixture(t)
-	enr, err := f.svc.Setup(f.ctx, "carol")
+	enr, err := f.svc.Setup(f.ctx, "carol", "")
 	require.NoError(t, err)
 	code := f.code(t, enr.Secret, 0)
 	_, err = f.svc.Enable(f.ctx, "carol", code)
 	require.NoError(t, err)
 
 	// The enable code counts: the same code, and the step before, are refused.
-	err = f.svc.Verify(f.ctx, "carol", code)
+	err = verifyCode(f.svc, f.ctx, "carol", code)
 	assert.ErrorIs(t, err, mfa.ErrReplay)
 	assert.ErrorIs(t, err, mfa.ErrInvalidCode)
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "carol", f.code(t, enr.Secret, -30*time.Second)), mfa.ErrReplay)
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "carol", f.code(t, enr.Secret, -30*time.Second)), mfa.ErrReplay)
 
 	// The next step is fresh, once.
 	next := f.code(t, enr.Secret, 30*time.Second)
-	require.NoError(t, f.svc.Verify(f.ctx, "carol", next))
+	require.NoError(t, verifyCode(f.svc, f.ctx, "carol", next))
 	f.clock.Advance(30 * time.Second)
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "carol", next), mfa.ErrReplay)
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "carol", next), mfa.ErrReplay)
 
 	events := f.events(t)
 	var reasons []string
@@ -299,11 +303,11 @@ func TestReplayRefused(t *testing.T) {
 
 func TestVerifyNotEnabled(t *testing.T) {
 	f := newFixture(t)
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "nobody", "123456"), mfa.ErrNotEnabled)
-	_, err := f.svc.Setup(f.ctx, "pending")
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "nobody", "123456"), mfa.ErrNotEnabled)
+	_, err := f.svc.Setup(f.ctx, "pending", "")
 	require.NoError(t, err)
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "pending", "123456"), mfa.ErrNotEnabled)
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "pending", "AAAAAAAAAA"), mfa.ErrNotEnabled)
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "pending", "123456"), mfa.ErrNotEnabled)
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "pending", "AAAAAAAAAA"), mfa.ErrNotEnabled)
 }
 
 func TestThrottle(t *testing.T) {
@@ -312,29 +316,29 @@ func TestThrottle(t *testing.T) {
 	wrong := func() string { return fmt.Sprintf("%06d", (atoi(f.code(t, secret, 0))+1)%1_000_000) }
 
 	for i := 0; i < 5; i++ {
-		assert.ErrorIs(t, f.svc.Verify(f.ctx, "dave", wrong()), mfa.ErrInvalidCode, "failure %d", i+1)
+		assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "dave", wrong()), mfa.ErrInvalidCode, "failure %d", i+1)
 	}
 	// Locked: even the right code is refused, with the wait.
-	err := f.svc.Verify(f.ctx, "dave", f.code(t, secret, 0))
+	err := verifyCode(f.svc, f.ctx, "dave", f.code(t, secret, 0))
 	var limited *mfa.RateLimitError
 	require.ErrorAs(t, err, &limited)
 	assert.ErrorIs(t, err, mfa.ErrRateLimited)
 	assert.Equal(t, 30*time.Second, limited.RetryAfter)
 	f.clock.Advance(10 * time.Second)
-	require.ErrorAs(t, f.svc.RedeemRecoveryCode(f.ctx, "dave", "AAAAAAAAAA"), &limited)
+	require.ErrorAs(t, redeem(f.svc, f.ctx, "dave", "AAAAAAAAAA"), &limited)
 	assert.Equal(t, 20*time.Second, limited.RetryAfter)
 
 	// After the lockout, five more failures lock for twice as long.
 	f.clock.Advance(20 * time.Second)
 	for i := 0; i < 5; i++ {
-		assert.ErrorIs(t, f.svc.Verify(f.ctx, "dave", wrong()), mfa.ErrInvalidCode)
+		assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "dave", wrong()), mfa.ErrInvalidCode)
 	}
-	require.ErrorAs(t, f.svc.Verify(f.ctx, "dave", f.code(t, secret, 0)), &limited)
+	require.ErrorAs(t, verifyCode(f.svc, f.ctx, "dave", f.code(t, secret, 0)), &limited)
 	assert.Equal(t, 60*time.Second, limited.RetryAfter)
 
 	// A success resets the count and the doubling.
 	f.clock.Advance(60 * time.Second)
-	require.NoError(t, f.svc.Verify(f.ctx, "dave", f.code(t, secret, 0)))
+	require.NoError(t, verifyCode(f.svc, f.ctx, "dave", f.code(t, secret, 0)))
 	st, err := f.store.Get(f.ctx, "dave")
 	require.NoError(t, err)
 	assert.Zero(t, st.Failures)
@@ -355,23 +359,27 @@ func TestThrottlePermanentAfterMaxLockouts(t *testing.T) {
 	f := newFixture(t, func(c *mfa.Config) { c.Throttle = mfa.Throttle{MaxFailures: 2, MaxLockouts: 3} })
 	secret, _ := f.enabled(t, "perm")
 	var limited *mfa.RateLimitError
-	for lockout, want := range []time.Duration{30 * time.Second, 60 * time.Second, mfa.PermanentLockout} {
+	for lockout, want := range []time.Duration{30 * time.Second, 60 * time.Second, 0} {
 		for i := 0; i < 2; i++ {
-			require.ErrorIs(t, f.svc.Verify(f.ctx, "perm", "000000"), mfa.ErrInvalidCode, "lockout %d", lockout)
+			require.ErrorIs(t, verifyCode(f.svc, f.ctx, "perm", "000000"), mfa.ErrInvalidCode, "lockout %d", lockout)
 		}
-		require.ErrorAs(t, f.svc.Verify(f.ctx, "perm", f.code(t, secret, 0)), &limited)
+		require.ErrorAs(t, verifyCode(f.svc, f.ctx, "perm", f.code(t, secret, 0)), &limited)
 		assert.Equal(t, want, limited.RetryAfter)
+		assert.Equal(t, want == 0, limited.Permanent, "the third lockout no longer ends by itself")
 		f.clock.Advance(limited.RetryAfter)
 	}
+	f.clock.Advance(24 * time.Hour)
+	require.ErrorAs(t, verifyCode(f.svc, f.ctx, "perm", f.code(t, secret, 0)), &limited)
+	assert.True(t, limited.Permanent, "still locked a day later")
 
 	// The defaults: the 100th consecutive failure locks for good.
 	f = newFixture(t)
 	secret, _ = f.enabled(t, "nist")
 	failures := 0
 	for {
-		err := f.svc.Verify(f.ctx, "nist", "000000")
+		err := verifyCode(f.svc, f.ctx, "nist", "000000")
 		if errors.As(err, &limited) {
-			if limited.RetryAfter == mfa.PermanentLockout {
+			if limited.Permanent {
 				break
 			}
 			f.clock.Advance(limited.RetryAfter)
@@ -385,16 +393,16 @@ func TestThrottlePermanentAfterMaxLockouts(t *testing.T) {
 
 	// Support staff can lift it.
 	require.NoError(t, f.svc.Unlock(f.ctx, "nist"))
-	assert.NoError(t, f.svc.Verify(f.ctx, "nist", f.code(t, secret, 30*time.Second)))
+	assert.NoError(t, verifyCode(f.svc, f.ctx, "nist", f.code(t, secret, 30*time.Second)))
 }
 
 func TestThrottleConfigurable(t *testing.T) {
 	f := newFixture(t, func(c *mfa.Config) { c.Throttle = mfa.Throttle{MaxFailures: 2, Lockout: time.Minute} })
 	f.enabled(t, "erin")
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "erin", "000000"), mfa.ErrInvalidCode)
-	assert.ErrorIs(t, f.svc.Verify(f.ctx, "erin", "000000"), mfa.ErrInvalidCode)
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "erin", "000000"), mfa.ErrInvalidCode)
+	assert.ErrorIs(t, verifyCode(f.svc, f.ctx, "erin", "000000"), mfa.ErrInvalidCode)
 	var limited *mfa.RateLimitError
-	require.ErrorAs(t, f.svc.Verify(f.ctx, "erin", "000000"), &limited)
+	require.ErrorAs(t, verifyCode(f.svc, f.ctx, "erin", "000000"), &limited)
 	assert.Equal(t, time.Minute, limited.RetryAfter)
 }
 
@@ -405,11 +413,11 @@ func TestRecoveryCodes(t *testing.T) {
 	_, codes := f.enabled(t, "frank")
 	_, others := f.enabled(t, "grace")
 
-	require.NoError(t, f.svc.RedeemRecoveryCode(f.ctx, "frank", codes[0]))
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "frank", codes[0]), mfa.ErrInvalidCode, "each code works once")
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "frank", others[1]), mfa.ErrInvalidCode, "another user's code")
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "frank", "short"), mfa.ErrInvalidInput)
-	require.NoError(t, f.svc.RedeemRecoveryCode(f.ctx, "frank", " "+codes[1]+" "))
+	require.NoError(t, redeem(f.svc, f.ctx, "frank", codes[0]))
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "frank", codes[0]), mfa.ErrInvalidCode, "each code works once")
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "frank", others[1]), mfa.ErrInvalidCode, "another user's code")
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "frank", "short"), mfa.ErrInvalidInput)
+	require.NoError(t, redeem(f.svc, f.ctx, "frank", " "+codes[1]+" "))
 	status, err := f.svc.Status(f.ctx, "frank")
 	require.NoError(t, err)
 	assert.Equal(t, 8, status.RecoveryCodesRemaining)
@@ -417,7 +425,7 @@ func TestRecoveryCodes(t *testing.T) {
 
 func TestConcurrentEnableOneWins(t *testing.T) {
 	f := newFixture(t)
-	enr, err := f.svc.Setup(f.ctx, "heidi")
+	enr, err := f.svc.Setup(f.ctx, "heidi", "")
 	require.NoError(t, err)
 	code := f.code(t, enr.Secret, 0)
 	var wg sync.WaitGroup
@@ -447,16 +455,16 @@ type failingStore struct{ mfa.Store }
 var errDriver = errors.New("driver: connection refused")
 
 func (failingStore) Get(context.Context, string) (mfa.State, error) { return mfa.State{}, errDriver }
-func (failingStore) SetPending(context.Context, string, []byte) error {
+func (failingStore) SetPending(context.Context, string, mfa.Factor, []mfa.Event) error {
 	return errDriver
 }
-func (failingStore) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.State, error) {
-	return mfa.State{}, errDriver
+func (failingStore) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.Reservation, error) {
+	return mfa.Reservation{}, errDriver
 }
 
 func TestStoreErrorsWrapCause(t *testing.T) {
 	f := newFixture(t, func(c *mfa.Config) { c.Store = failingStore{} })
-	_, err := f.svc.Setup(f.ctx, "u")
+	_, err := f.svc.Setup(f.ctx, "u", "")
 	assert.ErrorIs(t, err, mfa.ErrStore)
 	assert.ErrorIs(t, err, errDriver)
 	var se *mfa.StoreError
@@ -471,13 +479,13 @@ func TestStoreErrorsWrapCause(t *testing.T) {
 func TestAuditEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := mfa.WithRequestInfo(f.ctx, mfa.RequestInfo{IP: "192.0.2.1", UserAgent: "test"})
-	enr, err := f.svc.Setup(ctx, "ivan")
+	enr, err := f.svc.Setup(ctx, "ivan", "")
 	require.NoError(t, err)
 	_, err = f.svc.Enable(ctx, "ivan", "000000")
 	require.ErrorIs(t, err, mfa.ErrInvalidCode)
 	codes, err := f.svc.Enable(ctx, "ivan", f.code(t, enr.Secret, 0))
 	require.NoError(t, err)
-	require.NoError(t, f.svc.RedeemRecoveryCode(ctx, "ivan", codes[0]))
+	require.NoError(t, redeem(f.svc, ctx, "ivan", codes[0]))
 
 	events := f.events(t)
 	var types []mfa.EventType
@@ -492,7 +500,16 @@ func TestAuditEvents(t *testing.T) {
 			assert.NotContains(t, text, c)
 		}
 	}
-	assert.Equal(t, []mfa.EventType{mfa.EventSetupStarted, mfa.EventChallengeFailed, mfa.EventEnabled, mfa.EventRecoveryCodeUsed}, types)
+	assert.Equal(t, []mfa.EventType{mfa.EventSetupStarted, mfa.EventChallengeFailed, mfa.EventEnabled,
+		mfa.EventRecoveryCodeUsed, mfa.EventChallengeSucceeded}, types)
+	ids := map[string]bool{}
+	for _, e := range events {
+		assert.Len(t, e.ID, 26, "every event has an ID")
+		assert.False(t, ids[e.ID], "IDs are unique")
+		ids[e.ID] = true
+	}
+	assert.Equal(t, enr.FactorID, events[0].FactorID, "setup names its factor")
+	assert.Equal(t, enr.FactorID, events[2].FactorID, "enable names the factor it activated")
 }
 
 // blockingSink holds every delivery until released.
@@ -522,7 +539,7 @@ func TestAuditQueueNeverBlocksAndDrains(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 10; i++ {
-			_, err := f.svc.Setup(f.ctx, fmt.Sprintf("u%d", i))
+			_, err := f.svc.Setup(f.ctx, fmt.Sprintf("u%d", i), "")
 			assert.NoError(t, err)
 		}
 	}()
@@ -548,7 +565,7 @@ func TestDeterministicRand(t *testing.T) {
 	secrets := make([]string, 2)
 	for i := range secrets {
 		f := newFixture(t, func(c *mfa.Config) { c.Rand = bytes.NewReader(bytes.Repeat([]byte{1}, 4096)) })
-		enr, err := f.svc.Setup(f.ctx, "u")
+		enr, err := f.svc.Setup(f.ctx, "u", "")
 		require.NoError(t, err)
 		secrets[i] = enr.Secret
 	}
@@ -563,7 +580,7 @@ func TestDeleteUser(t *testing.T) {
 	status, err := f.svc.Status(f.ctx, "judy")
 	require.NoError(t, err)
 	assert.Equal(t, mfa.Status{}, status)
-	assert.ErrorIs(t, f.svc.RedeemRecoveryCode(f.ctx, "judy", codes[0]), mfa.ErrNotEnabled)
+	assert.ErrorIs(t, redeem(f.svc, f.ctx, "judy", codes[0]), mfa.ErrNotEnabled)
 }
 
 func atoi(s string) int {
@@ -572,4 +589,16 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// verifyCode checks a TOTP code with Service.Verify.
+func verifyCode(svc *mfa.Service, ctx context.Context, userID, code string) error {
+	_, err := svc.Verify(ctx, userID, mfa.Credential{Code: code})
+	return err
+}
+
+// redeem checks and uses up a recovery code with Service.Verify.
+func redeem(svc *mfa.Service, ctx context.Context, userID, code string) error {
+	_, err := svc.Verify(ctx, userID, mfa.Credential{RecoveryCode: code})
+	return err
 }

@@ -118,14 +118,14 @@ func (p totpParams) keyURI(issuer, account string, secret []byte) string {
 // raw).
 func checkLabel(field, s string) error {
 	if s == "" || len(s) > 255 || !utf8.ValidString(s) {
-		return &InputError{Field: field, Problem: "must be 1 to 255 bytes of UTF-8"}
+		return &InputError{Field: field, Problem: field + " must be 1 to 255 bytes of UTF-8"}
 	}
 	for _, r := range s {
 		if r == ':' {
-			return &InputError{Field: field, Problem: "may not contain ':'"}
+			return &InputError{Field: field, Problem: field + " may not contain ':'"}
 		}
 		if unicode.IsControl(r) {
-			return &InputError{Field: field, Problem: "may not contain control characters"}
+			return &InputError{Field: field, Problem: field + " may not contain control characters"}
 		}
 	}
 	return nil
@@ -137,14 +137,14 @@ func (p totpParams) step(t time.Time) int64 {
 }
 
 // parseCode checks the shape of a submitted TOTP code. Surrounding white
-// space is trimmed. A code shorter than 6 or longer than 8 characters is
-// invalid input; a code of the right length that is not all ASCII digits, or
-// has fewer or more digits than configured, parses as ok=false, which the
-// caller treats as a wrong code.
+// space is trimmed. A code shorter than 6 or longer than 8 characters (not
+// bytes) is invalid input; a code of the right length that is not all ASCII
+// digits, or has fewer or more digits than configured, parses as ok=false,
+// which the caller treats as a wrong code.
 func (p totpParams) parseCode(code string) (value uint32, ok bool, err error) {
 	code = strings.TrimSpace(code)
-	if len(code) < 6 || len(code) > 8 {
-		return 0, false, &InputError{Field: "code", Problem: "must be 6 to 8 digits"}
+	if n := utf8.RuneCountInString(code); n < 6 || n > 8 {
+		return 0, false, &InputError{Field: "code", Problem: "code must be 6 to 8 digits"}
 	}
 	if len(code) != p.digits {
 		return 0, false, nil

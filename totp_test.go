@@ -94,7 +94,8 @@ func TestParseCode(t *testing.T) {
 		{"12 456", 0, false, false},  // inner space: right length, not a code
 		{"12345a", 0, false, false},  // non-digit
 		{"1234567", 0, false, false}, // 7 digits with 6 configured
-		{"١٢٣٤٥٦", 0, false, true},   // Arabic-Indic digits: 12 bytes
+		{"١٢٣٤٥٦", 0, false, false},  // six Arabic-Indic digits: 6 characters, not a code
+		{"1234é", 0, false, true},    // 5 characters in 6 bytes
 		{"12345\u0661", 0, false, false},
 	} {
 		value, ok, err := p.parseCode(c.in)

@@ -82,10 +82,11 @@ var (
 func BenchmarkHTTPStatus(b *testing.B) {
 	store := memstore.New()
 	ctx := context.Background()
-	if err := store.SetPending(ctx, "alice", make([]byte, 20)); err != nil {
+	factor := mfa.Factor{ID: "f_alice", Type: mfa.FactorTOTP, Name: "App", Secret: make([]byte, 20)}
+	if err := store.SetPending(ctx, "alice", factor, nil); err != nil {
 		b.Fatal(err)
 	}
-	if err := store.Enable(ctx, "alice", mfa.Enablement{Secret: make([]byte, 20), Step: 1, RecoveryCodes: [][]byte{{1}, {2}}}); err != nil {
+	if err := store.Enable(ctx, "alice", mfa.Enablement{FactorID: factor.ID, Counter: 1, RecoveryCodes: [][]byte{{1}, {2}}}, nil); err != nil {
 		b.Fatal(err)
 	}
 	svc, err := mfa.New(mfa.Config{Issuer: "Bench", Store: store, Audit: discard{}, Logger: quiet})

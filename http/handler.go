@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,22 +165,22 @@ func (h *Handler) Mount(mux *http.ServeMux, prefix string) {
 
 // ServeHTTP routes a request whose path has had the mount prefix removed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	methods := h.route(r)
-	if methods == nil {
+	rt, ok := h.route(r)
+	if !ok {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint")
 		return
 	}
-	method := r.Method
-	if method == http.MethodHead {
-		method = http.MethodGet
+	var handler http.HandlerFunc
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		handler = rt.get
+	case http.MethodPost:
+		handler = rt.post
+	case http.MethodDelete:
+		handler = rt.delete
 	}
-	handler := methods[method]
 	if handler == nil {
-		allow := make([]string, 0, len(methods))
-		for m := range methods {
-			allow = append(allow, m)
-		}
-		slices.Sort(allow)
+		allow := rt.allow()
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+strings.Join(allow, " or "))
 		return
@@ -189,40 +188,56 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handler(w, r)
 }
 
-// route returns the handlers of the request's path by method, or nil for
-// an unknown path. A factor ID in the path is set as the path value "id".
-func (h *Handler) route(r *http.Request) map[string]http.HandlerFunc {
+// route holds the handlers of one path, by method.
+type route struct {
+	get, post, delete http.HandlerFunc
+}
+
+// allow lists the methods the route serves.
+func (rt route) allow() []string {
+	var methods []string
+	for _, m := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{{http.MethodDelete, rt.delete}, {http.MethodGet, rt.get}, {http.MethodPost, rt.post}} {
+		if m.h != nil {
+			methods = append(methods, m.name)
+		}
+	}
+	return methods
+}
+
+// route returns the handlers of the request's path; false for an unknown
+// path. A factor ID in the path is set as the path value "id".
+func (h *Handler) route(r *http.Request) (route, bool) {
 	switch path := r.URL.Path; path {
 	case "", "/":
-		return map[string]http.HandlerFunc{http.MethodGet: h.status}
+		return route{get: h.status}, true
 	case "/setup":
-		return map[string]http.HandlerFunc{http.MethodPost: h.setup}
+		return route{post: h.setup}, true
 	case "/enable":
-		return map[string]http.HandlerFunc{http.MethodPost: h.enable}
+		return route{post: h.enable}, true
 	case "/challenge":
-		if h.cfg.CompleteLogin == nil {
-			return nil
-		}
-		return map[string]http.HandlerFunc{http.MethodPost: h.challenge}
+		return route{post: h.challenge}, h.cfg.CompleteLogin != nil
 	case "/disable":
-		return map[string]http.HandlerFunc{http.MethodPost: h.disable}
+		return route{post: h.disable}, true
 	case "/recovery-codes":
-		return map[string]http.HandlerFunc{http.MethodPost: h.regenerate}
+		return route{post: h.regenerate}, true
 	case "/verify":
-		return map[string]http.HandlerFunc{http.MethodPost: h.verify}
+		return route{post: h.verify}, true
 	case "/factors":
-		return map[string]http.HandlerFunc{http.MethodGet: h.listFactors, http.MethodPost: h.addFactor}
+		return route{get: h.listFactors, post: h.addFactor}, true
 	default:
 		rest, ok := strings.CutPrefix(path, "/factors/")
 		id, confirm := strings.CutSuffix(rest, "/confirm")
 		if !ok || id == "" || strings.Contains(id, "/") {
-			return nil
+			return route{}, false
 		}
 		r.SetPathValue("id", id)
 		if confirm {
-			return map[string]http.HandlerFunc{http.MethodPost: h.confirmFactor}
+			return route{post: h.confirmFactor}, true
 		}
-		return map[string]http.HandlerFunc{http.MethodDelete: h.removeFactor}
+		return route{delete: h.removeFactor}, true
 	}
 }
 

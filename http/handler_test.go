@@ -37,8 +37,11 @@ type env struct {
 	mux    *http.ServeMux
 	store  mfa.Store
 	now    time.Time
-	errors []error
 	mu     sync.Mutex
+	// What the hooks saw.
+	errors    []error
+	steppedUp []mfa.Verification
+	changes   []mfahttp.Change
 }
 
 func newEnv(t *testing.T, store mfa.Store) *env {
@@ -60,8 +63,21 @@ func newEnv(t *testing.T, store mfa.Store) *env {
 	e.svc = svc
 	h, err := mfahttp.New(mfahttp.Config{
 		Service: svc,
-		CompleteLogin: func(w http.ResponseWriter, r *http.Request, userID string) {
-			mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "access_token": "token-" + userID})
+		CompleteLogin: func(w http.ResponseWriter, r *http.Request, v mfa.Verification) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"status":"ok","access_token":"token-%s"}`, v.UserID)
+		},
+		SteppedUp: func(w http.ResponseWriter, r *http.Request, v mfa.Verification) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.steppedUp = append(e.steppedUp, v)
+			return nil
+		},
+		OnChange: func(w http.ResponseWriter, r *http.Request, c mfahttp.Change) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.changes = append(e.changes, c)
+			return nil
 		},
 		Authenticate: mfahttp.CookieOrBearer("identsphere_at", func(_ context.Context, token string) (string, error) {
 			if user, ok := strings.CutPrefix(token, "token-"); ok {
@@ -184,7 +200,8 @@ func TestEnableEndpoint(t *testing.T) {
 	}
 	status := e.do("GET", "/", "alice", "", "")
 	assert.Equal(t, 200, status.status)
-	assert.Equal(t, map[string]any{"mfa_enabled": true, "recovery_codes_remaining": float64(10)}, status.body)
+	assert.Equal(t, map[string]any{"mfa_enabled": true, "recovery_codes_remaining": float64(10), "factors": float64(1)}, status.body)
+	assert.Equal(t, []mfahttp.Change{{UserID: "alice", Type: mfa.EventEnabled}}, e.changes, "OnChange hears of it")
 }
 
 func TestEnableErrors(t *testing.T) {
@@ -263,11 +280,16 @@ func TestStatusEndpoint(t *testing.T) {
 	e := newEnv(t, memstore.New())
 	res := e.do("GET", "/", "erin", "", "")
 	assert.Equal(t, 200, res.status)
-	assert.Equal(t, map[string]any{"mfa_enabled": false, "recovery_codes_remaining": float64(0)}, res.body)
+	assert.Equal(t, map[string]any{"mfa_enabled": false, "recovery_codes_remaining": float64(0), "factors": float64(0)}, res.body)
 	assert.Equal(t, 200, e.do("GET", "", "erin", "", "").status, "the prefix without a slash")
 	assertError(t, e.do("GET", "/", "", "", ""), 401, "authentication_required")
 	assertError(t, e.do("GET", "/", "gone", "", ""), 404, "not_found")
-	assertError(t, e.do("GET", "/enable", "erin", "", ""), 405, "invalid_input")
+	res = e.do("GET", "/enable", "erin", "", "")
+	assertError(t, res, 405, "method_not_allowed")
+	assert.Equal(t, "POST", res.header.Get("Allow"))
+	res = e.do("PUT", "/factors", "erin", "application/json", "{}")
+	assertError(t, res, 405, "method_not_allowed")
+	assert.Equal(t, "GET, POST", res.header.Get("Allow"))
 	assertError(t, e.do("POST", "/nope", "erin", "application/json", "{}"), 404, "not_found")
 }
 
@@ -307,11 +329,11 @@ type brokenStore struct{ mfa.Store }
 func (brokenStore) Get(context.Context, string) (mfa.State, error) {
 	return mfa.State{}, errors.New("pq: password authentication failed for user \"mfa\"")
 }
-func (brokenStore) SetPending(context.Context, string, []byte) error {
+func (brokenStore) SetPending(context.Context, string, mfa.Factor, []mfa.Event) error {
 	return errors.New("pq: relation \"mfa_users\" does not exist")
 }
-func (brokenStore) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.State, error) {
-	return mfa.State{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+func (brokenStore) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.Reservation, error) {
+	return mfa.Reservation{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
 }
 
 func TestInternalErrorsStayInternal(t *testing.T) {

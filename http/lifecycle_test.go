@@ -155,8 +155,8 @@ func TestRegenerateErrors(t *testing.T) {
 // lifecycleBroken fails the lifecycle store calls.
 type lifecycleBroken struct{ mfa.Store }
 
-func (lifecycleBroken) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.State, error) {
-	return mfa.State{}, errors.New("db: deadlock detected")
+func (lifecycleBroken) ReserveAttempt(context.Context, string, mfa.Attempt) (mfa.Reservation, error) {
+	return mfa.Reservation{}, errors.New("db: deadlock detected")
 }
 func (lifecycleBroken) ReserveTicket(context.Context, []byte, time.Time, int) (string, error) {
 	return "", errors.New("db: deadlock detected")

@@ -29,22 +29,23 @@ func Example() {
 	}
 	defer svc.Close(ctx)
 
-	enr, err := svc.Setup(ctx, "alice")
+	enr, err := svc.Setup(ctx, "alice", "")
 	if err != nil {
 		panic(err)
 	}
 	_, err = svc.Enable(ctx, "alice", mfatest.Code(enr, clock.Now()))
 	fmt.Println("enable:", err)
 
-	err = svc.Verify(ctx, "alice", mfatest.Code(enr, clock.Now()))
+	_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, clock.Now())})
 	fmt.Println("same code again is a replay:", errors.Is(err, mfa.ErrReplay))
 
 	clock.Advance(30 * time.Second)
-	fmt.Println("next code:", svc.Verify(ctx, "alice", mfatest.Code(enr, clock.Now())))
+	v, err := svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, clock.Now())})
+	fmt.Println("next code:", err, v.Method)
 	// Output:
 	// enable: <nil>
 	// same code again is a replay: true
-	// next code: <nil>
+	// next code: <nil> totp
 }
 
 // The SHA1 test vector of RFC 6238 (Appendix B) at T = 59 s, cut to six

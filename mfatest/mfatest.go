@@ -8,12 +8,13 @@
 //	func TestStepUp(t *testing.T) {
 //		ctx := context.Background()
 //		svc, clock := mfatest.NewService(t, mfa.Config{})
-//		enr, err := svc.Setup(ctx, "alice")
+//		enr, err := svc.Setup(ctx, "alice", "")
 //		require.NoError(t, err)
 //		_, err = svc.Enable(ctx, "alice", mfatest.Code(enr, clock.Now()))
 //		require.NoError(t, err)
 //		clock.Advance(30 * time.Second) // the app shows the next code
-//		assert.NoError(t, svc.Verify(ctx, "alice", mfatest.Code(enr, clock.Now())))
+//		_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, clock.Now())})
+//		assert.NoError(t, err)
 //	}
 //
 // The helpers panic or fail the test on misuse: import the package from

@@ -61,7 +61,7 @@ func TestCodeIsAcceptedByService(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			svc, clock := mfatest.NewService(t, cfg)
-			enr, err := svc.Setup(ctx, "alice")
+			enr, err := svc.Setup(ctx, "alice", "")
 			require.NoError(t, err)
 			code := mfatest.Code(enr, clock.Now())
 			digits := max(cfg.Digits, 6)
@@ -82,15 +82,17 @@ func TestAdvanceMovesToTheNextStep(t *testing.T) {
 	for _, period := range []time.Duration{30 * time.Second, time.Minute} {
 		t.Run(period.String(), func(t *testing.T) {
 			svc, clock := mfatest.NewService(t, mfa.Config{Period: period})
-			enr, err := svc.Setup(ctx, "alice")
+			enr, err := svc.Setup(ctx, "alice", "")
 			require.NoError(t, err)
 			_, err = svc.Enable(ctx, "alice", mfatest.Code(enr, clock.Now()))
 			require.NoError(t, err)
 
 			clock.Advance(period - time.Second)
-			assert.ErrorIs(t, svc.Verify(ctx, "alice", mfatest.Code(enr, clock.Now())), mfa.ErrReplay, "same step")
+			_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, clock.Now())})
+			assert.ErrorIs(t, err, mfa.ErrReplay, "same step")
 			clock.Advance(time.Second)
-			assert.NoError(t, svc.Verify(ctx, "alice", mfatest.Code(enr, clock.Now())), "next step")
+			_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, clock.Now())})
+			assert.NoError(t, err, "next step")
 		})
 	}
 }
@@ -163,7 +165,7 @@ func TestNewServiceDefaults(t *testing.T) {
 	svc, clock := mfatest.NewService(t, mfa.Config{})
 	require.NotNil(t, clock)
 	assert.Equal(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), clock.Now())
-	enr, err := svc.Setup(ctx, "alice")
+	enr, err := svc.Setup(ctx, "alice", "")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(enr.URI, "otpauth://totp/Test:alice?"), enr.URI)
 }
@@ -174,12 +176,12 @@ func TestNewServiceKeepsConfig(t *testing.T) {
 	at := time.Date(2030, 6, 1, 8, 0, 10, 0, time.UTC)
 	svc, clock := mfatest.NewService(t, mfa.Config{Issuer: "Acme", Store: store, Now: func() time.Time { return at }, Digits: 8})
 	assert.Nil(t, clock)
-	enr, err := svc.Setup(ctx, "bob")
+	enr, err := svc.Setup(ctx, "bob", "")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(enr.URI, "otpauth://totp/Acme:bob?"), enr.URI)
 	st, err := store.Get(ctx, "bob")
 	require.NoError(t, err)
-	assert.True(t, st.Exists, "the Service uses the store given")
+	assert.Len(t, st.Factors, 1, "the Service uses the store given")
 	_, err = svc.Enable(ctx, "bob", mfatest.Code(enr, at))
 	assert.NoError(t, err, "the Service uses the Now given")
 }
@@ -187,13 +189,14 @@ func TestNewServiceKeepsConfig(t *testing.T) {
 // lifecycle runs checks that succeed and fail, so that the Service emits
 // audit events, then closes it to deliver them.
 func lifecycle(t *testing.T, svc *mfa.Service, at time.Time) {
-	enr, err := svc.Setup(ctx, "alice")
+	enr, err := svc.Setup(ctx, "alice", "")
 	require.NoError(t, err)
 	_, err = svc.Enable(ctx, "alice", "00000000")
 	require.ErrorIs(t, err, mfa.ErrInvalidCode)
 	_, err = svc.Enable(ctx, "alice", mfatest.Code(enr, at))
 	require.NoError(t, err)
-	require.ErrorIs(t, svc.Verify(ctx, "alice", mfatest.Code(enr, at)), mfa.ErrReplay)
+	_, err = svc.Verify(ctx, "alice", mfa.Credential{Code: mfatest.Code(enr, at)})
+	require.ErrorIs(t, err, mfa.ErrReplay)
 	require.NoError(t, svc.Close(ctx))
 }
 
@@ -268,11 +271,11 @@ func TestNewServiceClosesAtCleanup(t *testing.T) {
 	var svc *mfa.Service
 	t.Run("host test", func(t *testing.T) {
 		svc, _ = mfatest.NewService(t, mfa.Config{Audit: audit})
-		_, err := svc.Setup(ctx, "alice")
+		_, err := svc.Setup(ctx, "alice", "")
 		require.NoError(t, err)
 	})
 	assert.Equal(t, 1, audit.count(), "delivered by Close")
-	_, err := svc.Setup(ctx, "bob")
+	_, err := svc.Setup(ctx, "bob", "")
 	require.NoError(t, err)
 	require.NoError(t, svc.Close(ctx))
 	assert.Equal(t, 1, audit.count(), "dropped after Close")
