@@ -32,12 +32,12 @@ const prefix = "/v1/auth/mfa"
 // env is a ServeMux with the handlers mounted under prefix, a fixed clock
 // and bearer tokens "token-<user>" for every user but "gone".
 type env struct {
-	t      *testing.T
-	svc    *mfa.Service
-	mux    *http.ServeMux
-	store  mfa.Store
-	now    time.Time
-	mu     sync.Mutex
+	t     *testing.T
+	svc   *mfa.Service
+	mux   *http.ServeMux
+	store mfa.Store
+	now   time.Time
+	mu    sync.Mutex
 	// What the hooks saw.
 	errors    []error
 	steppedUp []mfa.Verification
