@@ -1,6 +1,7 @@
 // Command chi mounts the github.com/identsphere/mfa endpoints on a chi
-// router, one exported handler per route, behind the host's own
-// authentication middleware.
+// router and protects one of the host's own routes with the step-up
+// guard: changing the email address needs MFA verified within the last
+// five minutes (POST /v1/auth/mfa/verify).
 //
 //	go run ./examples/chi
 package main
@@ -9,6 +10,8 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -16,6 +19,13 @@ import (
 	"github.com/identsphere/mfa"
 	mfahttp "github.com/identsphere/mfa/http"
 	"github.com/identsphere/mfa/memstore"
+)
+
+// verifiedAt is what the host's session remembers: when MFA was last
+// verified. A real host keeps it in the session's row.
+var (
+	mu         sync.Mutex
+	verifiedAt time.Time
 )
 
 func main() {
@@ -33,9 +43,16 @@ func main() {
 			}
 			return "", mfahttp.ErrUnauthenticated
 		}),
-		CompleteLogin: func(w http.ResponseWriter, r *http.Request, userID string) {
-			// Issue your session for userID here.
-			mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		SteppedUp: func(w http.ResponseWriter, r *http.Request, v mfa.Verification) error {
+			mu.Lock()
+			defer mu.Unlock()
+			verifiedAt = v.At
+			return nil
+		},
+		VerifiedAt: func(r *http.Request) (time.Time, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return verifiedAt, nil
 		},
 	})
 	if err != nil {
@@ -44,13 +61,12 @@ func main() {
 
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
-	r.Route("/v1/auth/mfa", func(r chi.Router) {
-		r.Get("/", h.Status)
-		r.Post("/setup", h.Setup)
-		r.Post("/enable", h.Enable)
-		r.Post("/challenge", h.Challenge)
-		r.Post("/disable", h.Disable)
-		r.Post("/recovery-codes", h.RegenerateRecoveryCodes)
-	})
+	r.Mount("/v1/auth/mfa", http.StripPrefix("/v1/auth/mfa", h))
+	r.With(h.RequireStepUp(mfahttp.StepUp{Within: 5 * time.Minute})).
+		Post("/v1/account/email", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"changed"}`))
+		})
+	log.Print("listening on http://127.0.0.1:8082")
 	log.Fatal(http.ListenAndServe("127.0.0.1:8082", r))
 }

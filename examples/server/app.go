@@ -63,7 +63,7 @@ func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Lo
 	a.mfaAPI, err = mfahttp.New(mfahttp.Config{
 		Service:       a.mfa,
 		Authenticate:  mfahttp.CookieOrBearer(sessionCookie, a.sessionUser),
-		CompleteLogin: a.completeLogin,
+		CompleteLogin: a.completeChallenge,
 		Logger:        logger,
 	})
 	if err != nil {
@@ -103,17 +103,17 @@ type credentials struct {
 // when the email is taken.
 func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 	var req credentials
-	if err := mfahttp.DecodeJSON(w, r, &req, false); err != nil {
-		badRequest(w, err)
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, err.Error())
 		return
 	}
 	email, ok := normalEmail(req.Email)
 	switch {
 	case !ok:
-		mfahttp.WriteError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "email is not a valid address")
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "email is not a valid address")
 		return
 	case len(req.Password) < minPassword || len(req.Password) > 72:
-		mfahttp.WriteError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "password must be 8 to 72 characters")
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "password must be 8 to 72 characters")
 		return
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), bcrypt.DefaultCost)
@@ -126,13 +126,13 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 		userID, email, string(hash), time.Now().Unix())
 	if err != nil {
 		if _, lookupErr := a.userByEmail(r.Context(), email); lookupErr == nil {
-			mfahttp.WriteError(w, http.StatusConflict, mfahttp.CodeConflict, "email is already registered")
+			writeError(w, http.StatusConflict, mfahttp.CodeConflict, "email is already registered")
 			return
 		}
 		a.internal(w, r, err)
 		return
 	}
-	mfahttp.WriteJSON(w, http.StatusCreated, map[string]string{"user_id": userID})
+	writeJSON(w, http.StatusCreated, map[string]string{"user_id": userID})
 }
 
 // login checks the password. Without MFA it issues the session; with MFA
@@ -140,8 +140,8 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 // POST /v1/auth/mfa/challenge succeeds.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	var req credentials
-	if err := mfahttp.DecodeJSON(w, r, &req, false); err != nil {
-		badRequest(w, err)
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, err.Error())
 		return
 	}
 	email, _ := normalEmail(req.Email)
@@ -154,7 +154,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
-		mfahttp.WriteError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "wrong email or password")
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "wrong email or password")
 		return
 	}
 	status, err := a.mfa.Status(r.Context(), u.ID)
@@ -168,15 +168,20 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, r, err)
 			return
 		}
-		mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "mfa_required", "mfa_token": token})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "mfa_required", "mfa_token": token})
 		return
 	}
 	a.completeLogin(w, r, u.ID)
 }
 
-// completeLogin issues a session: the cookie, and the same token in the
-// body for API clients. The mfahttp handler calls it after a successful
+// completeChallenge is mfahttp's CompleteLogin: the user passed the login
 // challenge.
+func (a *app) completeChallenge(w http.ResponseWriter, r *http.Request, v mfa.Verification) {
+	a.completeLogin(w, r, v.UserID)
+}
+
+// completeLogin issues a session: the cookie, and the same token in the
+// body for API clients.
 func (a *app) completeLogin(w http.ResponseWriter, r *http.Request, userID string) {
 	token := randomToken()
 	expires := time.Now().Add(sessionTTL)
@@ -195,34 +200,34 @@ func (a *app) completeLogin(w http.ResponseWriter, r *http.Request, userID strin
 		SameSite: http.SameSiteLaxMode,
 		Secure:   !plainLoopback(r),
 	})
-	mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "access_token": token})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "access_token": token})
 }
 
 // logout ends the session of the cookie or bearer token.
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	if token := mfahttp.SessionToken(r, sessionCookie); token != "" {
+	if token := sessionToken(r); token != "" {
 		if _, err := a.db.ExecContext(r.Context(), a.db.Rebind(`DELETE FROM demo_sessions WHERE token_hash = ?`), tokenHash(token)); err != nil {
 			a.internal(w, r, err)
 			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: !plainLoopback(r)})
-	mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "logged_out"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "logged_out"})
 }
 
 // me: 200 {"user_id", "email"} for the session's user, 401 without one.
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	userID, err := mfahttp.CookieOrBearer(sessionCookie, a.sessionUser)(r)
 	if err != nil {
-		mfahttp.WriteError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
 		return
 	}
 	email, err := a.email(r.Context(), userID)
 	if err != nil {
-		mfahttp.WriteError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
 		return
 	}
-	mfahttp.WriteJSON(w, http.StatusOK, map[string]string{"user_id": userID, "email": email})
+	writeJSON(w, http.StatusOK, map[string]string{"user_id": userID, "email": email})
 }
 
 // sessionUser resolves a session token for mfahttp.CookieOrBearer.
@@ -259,16 +264,7 @@ func (a *app) userByEmail(ctx context.Context, email string) (user, error) {
 
 func (a *app) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
-	mfahttp.WriteError(w, http.StatusInternalServerError, mfahttp.CodeInternalError, "internal error")
-}
-
-func badRequest(w http.ResponseWriter, err error) {
-	msg := "invalid request"
-	var be *mfahttp.BodyError
-	if errors.As(err, &be) {
-		msg = be.Message
-	}
-	mfahttp.WriteError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, msg)
+	writeError(w, http.StatusInternalServerError, mfahttp.CodeInternalError, "internal error")
 }
 
 // sameOrigin refuses state-changing requests whose Origin header names
@@ -280,7 +276,7 @@ func sameOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host && origin != "https://"+r.Host {
-				mfahttp.WriteError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
+				writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
 				return
 			}
 		}

@@ -55,7 +55,7 @@ func TestHTTPContract(t *testing.T) {
 		// The cookie and the bearer token both authenticate.
 		r = c.do("GET", "/v1/auth/mfa/", nil)
 		want(t, r, 200, "")
-		assert.Equal(t, map[string]any{"mfa_enabled": false, "recovery_codes_remaining": float64(0)}, r.body)
+		assert.Equal(t, map[string]any{"mfa_enabled": false, "recovery_codes_remaining": float64(0), "factors": float64(0)}, r.body)
 		bearer := newClient(t, srv.URL)
 		bearer.bearer = token
 		want(t, bearer.do("GET", "/v1/auth/mfa/", nil), 200, "")
@@ -87,7 +87,7 @@ func TestHTTPContract(t *testing.T) {
 		want(t, c.post("/v1/auth/mfa/enable", map[string]string{"code": code(t, secret, 30*time.Second)}), 409, "conflict")
 		want(t, c.post("/v1/auth/mfa/setup", map[string]any{}), 409, "conflict")
 		r = c.do("GET", "/v1/auth/mfa/", nil)
-		assert.Equal(t, map[string]any{"mfa_enabled": true, "recovery_codes_remaining": float64(10)}, r.body)
+		assert.Equal(t, map[string]any{"mfa_enabled": true, "recovery_codes_remaining": float64(10), "factors": float64(1)}, r.body)
 	})
 
 	t.Run("LoginChallengeAndReplay", func(t *testing.T) {

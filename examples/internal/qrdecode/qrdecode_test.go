@@ -32,7 +32,7 @@ func TestEnrolmentQRCodeDecodesToURI(t *testing.T) {
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		require.NoError(t, err)
-		enr, err := svc.Setup(context.Background(), "u1")
+		enr, err := svc.Setup(context.Background(), "u1", "")
 		require.NoError(t, err)
 		text, err := qrdecode.PNG(enr.QRCode)
 		require.NoError(t, err)
