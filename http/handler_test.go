@@ -36,6 +36,7 @@ type env struct {
 	svc   *mfa.Service
 	mux   *http.ServeMux
 	store mfa.Store
+	h     *mfahttp.Handler
 	now   time.Time
 	mu    sync.Mutex
 	// What the hooks saw.
@@ -44,9 +45,9 @@ type env struct {
 	changes   []mfahttp.Change
 }
 
-func newEnv(t *testing.T, store mfa.Store) *env {
+func newEnv(t *testing.T, store mfa.Store, edit ...func(*mfa.Config)) *env {
 	e := &env{t: t, mux: http.NewServeMux(), store: store, now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
-	svc, err := mfa.New(mfa.Config{
+	cfg := mfa.Config{
 		Issuer: "Example",
 		Store:  store,
 		Now:    func() time.Time { return e.now },
@@ -57,7 +58,11 @@ func newEnv(t *testing.T, store mfa.Store) *env {
 			}
 			return userID + "@example.com", nil
 		},
-	})
+	}
+	for _, ed := range edit {
+		ed(&cfg)
+	}
+	svc, err := mfa.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close(context.Background()) })
 	e.svc = svc
@@ -93,6 +98,7 @@ func newEnv(t *testing.T, store mfa.Store) *env {
 	})
 	require.NoError(t, err)
 	h.Mount(e.mux, prefix)
+	e.h = h
 	return e
 }
 
@@ -131,8 +137,19 @@ func (e *env) post(path, user, body string) response {
 
 // code is the TOTP code for secret at the env's time plus offset.
 func (e *env) code(secret string, offset time.Duration) string {
-	code, err := totp.GenerateCodeCustom(secret, e.now.Add(offset), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	require.NoError(e.t, err)
+	return codeAt(e.t, secret, e.now.Add(offset))
+}
+
+// codeAt is the TOTP code for secret at t, from pquerna/otp. t may be nil
+// (in Examples), which panics on an error instead.
+func codeAt(t *testing.T, secret string, at time.Time) string {
+	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if t == nil && err != nil {
+		panic(err)
+	}
+	if t != nil {
+		require.NoError(t, err)
+	}
 	return code
 }
 
