@@ -35,38 +35,49 @@ const (
 )
 
 // Event is one audit record. It never holds a secret, a code or a hash.
+// Its JSON form (encoding/json) is the one SQL stores keep and sinks may
+// forward: {"id", "type", "user_id", "time", …}.
 type Event struct {
 	// ID is unique to the event (26 characters of base32), so that a sink
 	// that may receive it twice (at-least-once delivery) can tell.
-	ID     string
-	Type   EventType
-	UserID string
-	Time   time.Time
+	ID   string    `json:"id"`
+	Type EventType `json:"type"`
+	// UserID is the user the event is about; empty for a refused login
+	// token, which names no user.
+	UserID string    `json:"user_id"`
+	Time   time.Time `json:"time"`
 	// Operation is the Service method that emitted the event: "setup",
-	// "enable", "verify", "redeem_recovery_code", ….
-	Operation string
+	// "enable", "verify", "challenge", "add_factor", ….
+	Operation string `json:"operation"`
 	// Method is the kind of credential checked: MethodTOTP,
 	// MethodRecoveryCode or MethodWebAuthn; empty for events without a
 	// check.
-	Method string
+	Method string `json:"method,omitempty"`
 	// FactorID is the factor the event is about: the one added or
 	// removed, or the one whose credential was checked; empty otherwise.
-	FactorID string
+	FactorID string `json:"factor_id,omitempty"`
 	// Reason says why a check failed (Reason… constants); empty otherwise.
-	Reason string
-	// RetryAfter is the lockout length on EventLocked.
-	RetryAfter time.Duration
+	Reason string `json:"reason,omitempty"`
+	// RetryAfter is the lockout length on EventLocked, and on a check a
+	// lockout refused (in JSON: nanoseconds).
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Permanent is set on EventLocked for a lockout that no longer ends by
 	// itself, and on a check refused by one.
-	Permanent bool
+	Permanent bool `json:"permanent,omitempty"`
 	// Request is the metadata the caller put in the context with
 	// WithRequestInfo.
-	Request RequestInfo
+	Request RequestInfo `json:"request"`
 }
 
-// AuditSink receives audit events. The Service calls it from one goroutine
-// of its own, in the order the events happened, never from a request; an
-// error it returns is logged and the event is not retried.
+// AuditSink receives audit events, from a goroutine of the Service's own,
+// never from a request, in the order they happened for each user.
+//
+// With a Store that keeps events (an EventStore, such as sqlstore), an
+// event whose RecordEvent returns an error is tried again later, with
+// back-off, until it succeeds or Config.AuditMaxAttempts attempts failed,
+// and survives restarts: delivery is at least once, so a sink tells
+// repeats apart by Event.ID. With any other Store (memstore) events wait
+// in a bounded in-memory queue and an error is logged, not retried.
 type AuditSink interface {
 	RecordEvent(ctx context.Context, e Event) error
 }
@@ -112,8 +123,8 @@ func (a SlogAudit) RecordEvent(ctx context.Context, e Event) error {
 
 // RequestInfo is the request metadata recorded with audit events.
 type RequestInfo struct {
-	IP        string
-	UserAgent string
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
 }
 
 type ctxKey int
@@ -205,15 +216,4 @@ func (q *auditQueue) close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// An EventStore is a Store that keeps audit events itself, as a
-// transactional outbox: it writes the events a state-changing method is
-// given in the same atomic operation as the change, and AppendEvents those
-// of refused checks. The Service then delivers events from the store
-// instead of its in-memory queue, so that a crash loses none.
-type EventStore interface {
-	Store
-	// AppendEvents writes events durably, in their order.
-	AppendEvents(ctx context.Context, events []Event) error
 }

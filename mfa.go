@@ -78,9 +78,20 @@ type Config struct {
 	// Audit receives audit events asynchronously. Nil means SlogAudit over
 	// Logger.
 	Audit AuditSink
-	// AuditQueueSize bounds the events waiting for Audit; when it is full,
-	// events are dropped, counted and the drop logged. Zero means 1024.
+	// AuditQueueSize bounds the events waiting for Audit in memory (with a
+	// Store that does not keep events); when it is full, events are
+	// dropped, counted and the drop logged. Zero means 1024.
 	AuditQueueSize int
+	// AuditMaxAttempts is how many failed deliveries of an event a Store
+	// that keeps events (an EventStore) allows before it sets the event
+	// aside, counted and logged, so that it cannot block the user's later
+	// events for ever. Zero means 10; with the back-off of 1 s doubling to
+	// 5 minutes that is about 20 minutes of retries.
+	AuditMaxAttempts int
+	// AuditPollInterval is how often the Service looks for events to
+	// deliver from an EventStore besides right after its own changes:
+	// retries, and events other replicas wrote. Zero means 1 second.
+	AuditPollInterval time.Duration
 	// Logger receives the Service's own warnings. Nil means slog.Default().
 	Logger *slog.Logger
 
@@ -100,10 +111,11 @@ type Service struct {
 	recovery recoveryHasher
 	audit    *auditQueue
 	events   EventStore // the Store, when it keeps events itself
+	relay    *relay     // delivers the events the Store keeps
 }
 
-// New validates cfg, fills its defaults and returns a Service. It starts one
-// goroutine that delivers audit events until Close.
+// New validates cfg, fills its defaults and returns a Service. It starts
+// the goroutines that deliver audit events until Close.
 func New(cfg Config) (*Service, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
@@ -112,15 +124,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Keys == nil {
 		cfg.Logger.Warn("mfa: no key ring configured: TOTP secrets are stored in plaintext and recovery codes hashed without a key; set Config.Keys in production")
 	}
-	events, _ := cfg.Store.(EventStore)
-	return &Service{
-		events:   events,
+	s := &Service{
 		cfg:      cfg,
 		store:    cfg.Store,
 		totp:     totpParams{alg: cfg.Algorithm, digits: cfg.Digits, period: cfg.Period, skew: cfg.Skew},
 		recovery: newRecoveryHasher(cfg.Keys),
 		audit:    newAuditQueue(cfg.Audit, cfg.Logger, cfg.AuditQueueSize),
-	}, nil
+	}
+	if es, ok := cfg.Store.(EventStore); ok && es.KeepsEvents() {
+		s.events = es
+		s.relay = s.startRelay()
+	}
+	return s, nil
 }
 
 // withDefaults validates cfg and returns it with every zero field that has
@@ -147,8 +162,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, errors.New("mfa: config: TicketAttempts may not be negative")
 	case cfg.MaxFactors < 0:
 		return cfg, errors.New("mfa: config: MaxFactors may not be negative")
-	case cfg.AuditQueueSize < 0:
-		return cfg, errors.New("mfa: config: AuditQueueSize may not be negative")
+	case cfg.AuditQueueSize < 0 || cfg.AuditMaxAttempts < 0 || cfg.AuditPollInterval < 0:
+		return cfg, errors.New("mfa: config: AuditQueueSize, AuditMaxAttempts and AuditPollInterval may not be negative")
 	}
 	setDefault(&cfg.Digits, 6)
 	setDefault(&cfg.Period, 30*time.Second)
@@ -166,6 +181,8 @@ func withDefaults(cfg Config) (Config, error) {
 	setDefault(&cfg.TicketAttempts, 5)
 	setDefault(&cfg.MaxFactors, 5)
 	setDefault(&cfg.AuditQueueSize, 1024)
+	setDefault(&cfg.AuditMaxAttempts, 10)
+	setDefault(&cfg.AuditPollInterval, time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -192,11 +209,19 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
-// Close stops accepting audit events and waits until the queued ones are
-// delivered or ctx is done. Events emitted after Close are dropped and
+// Close stops delivering audit events in the background and delivers what
+// is waiting until ctx is done: the in-memory queue, and events an
+// EventStore keeps (those it cannot deliver stay stored for the next
+// start). Events of the in-memory queue emitted after Close are dropped and
 // counted. Close may be called more than once.
 func (s *Service) Close(ctx context.Context) error {
-	return s.audit.close(ctx)
+	err := s.audit.close(ctx)
+	if s.relay != nil {
+		if rerr := s.relay.close(ctx); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Now returns the time on the Service's clock (Config.Now), the clock
@@ -475,7 +500,11 @@ func (s *Service) account(ctx context.Context, userID string) (string, error) {
 func (s *Service) commit(ctx context.Context, events []Event, op func(events []Event) error) error {
 	s.stamp(ctx, events...)
 	if s.events != nil {
-		return op(events)
+		err := op(events)
+		if err == nil {
+			s.relay.notify()
+		}
+		return err
 	}
 	if err := op(nil); err != nil {
 		return err
@@ -492,6 +521,7 @@ func (s *Service) record(ctx context.Context, events ...Event) error {
 		if err := s.events.AppendEvents(ctx, events); err != nil {
 			return s.storeErr("AppendEvents", err)
 		}
+		s.relay.notify()
 		return nil
 	}
 	s.queue(events)

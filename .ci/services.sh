@@ -56,6 +56,6 @@ start_mysql() {
     CREATE USER 'mfa'@'127.0.0.1' IDENTIFIED BY 'mfa';
     GRANT ALL ON mfa_test.* TO 'mfa'@'127.0.0.1';" \
     || { echo "start_mysql: server did not come up" >&2; cat "$dir/server.log" >&2; return 1; }
-  export MFA_TEST_MYSQL_DSN="mfa:mfa@tcp(127.0.0.1:$MYSQL_PORT)/mfa_test"
+  export MFA_TEST_MYSQL_DSN="mfa:mfa@tcp(127.0.0.1:$MYSQL_PORT)/mfa_test?interpolateParams=true"
   echo "MariaDB up: $MFA_TEST_MYSQL_DSN"
 }

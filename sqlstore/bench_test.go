@@ -242,3 +242,79 @@ func BenchmarkConsumeRecoveryCode(b *testing.B) {
 		}, env.floorWrite(b))
 	})
 }
+
+// outboxEvents returns n events of userID, as the Service writes them.
+func outboxEvents(userID string, n int) []mfa.Event {
+	events := make([]mfa.Event, n)
+	for i := range events {
+		events[i] = mfa.Event{ID: fmt.Sprintf("%x", random(12)), Type: mfa.EventChallengeSucceeded, UserID: userID,
+			Time: time.Now(), Operation: "verify", Method: mfa.MethodTOTP, Request: mfa.RequestInfo{IP: "192.0.2.1", UserAgent: "bench"}}
+	}
+	return events
+}
+
+// BenchmarkOutbox: the cost of the audit outbox. Each operation runs with
+// the events the Service writes with it (Enable: auth.mfa.enabled;
+// AdvanceStep: challenge_succeeded; ConsumeRecoveryCode: recovery_code_used
+// and challenge_succeeded), against the same operation without events,
+// interleaved on the same database: "x-floor" is the outbox's factor.
+func BenchmarkOutbox(b *testing.B) {
+	forEachBackend(b, func(b *testing.B, env benchDB) {
+		ctx := context.Background()
+		b.Run("Enable", func(b *testing.B) {
+			run := testPrefix() // the function runs more than once: new users each time
+			pending := func(set string) []mfa.Factor {
+				fs := make([]mfa.Factor, b.N)
+				for i := range fs {
+					fs[i] = pendingFactor()
+					if err := env.store.SetPending(ctx, fmt.Sprintf("%s%s-%d", run, set, i), fs[i], nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return fs
+			}
+			with, without := pending("with"), pending("without")
+			enable := func(set string, fs []mfa.Factor, events int) func(int) {
+				return func(i int) {
+					user := fmt.Sprintf("%s%s-%d", run, set, i)
+					if err := env.store.Enable(ctx, user, mfa.Enablement{FactorID: fs[i].ID, Counter: 5, RecoveryCodes: hashes(10)}, outboxEvents(user, events)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			measure(b, enable("with", with, 1), enable("without", without, 0))
+		})
+		b.Run("AdvanceStep", func(b *testing.B) {
+			with, without := testPrefix()+"with", testPrefix()+"without"
+			f, g := env.enabledUser(b, with, nil), env.enabledUser(b, without, nil)
+			measure(b, func(i int) {
+				if err := env.store.Accept(ctx, with, step(f, int64(2+i)), outboxEvents(with, 1)); err != nil {
+					b.Fatal(err)
+				}
+			}, func(i int) {
+				if err := env.store.Accept(ctx, without, step(g, int64(2+i)), nil); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		b.Run("ConsumeRecoveryCode", func(b *testing.B) {
+			run := testPrefix()
+			codes := map[string][][]byte{}
+			for _, set := range []string{"with", "without"} {
+				codes[set] = hashes(b.N)
+				for u := 0; u*10 < b.N; u++ {
+					env.enabledUser(b, fmt.Sprintf("%s%s-%d", run, set, u), codes[set][u*10:min(u*10+10, b.N)])
+				}
+			}
+			consume := func(set string, events int) func(int) {
+				return func(i int) {
+					user := fmt.Sprintf("%s%s-%d", run, set, i/10)
+					if err := env.store.Accept(ctx, user, codeProof(codes[set][i]), outboxEvents(user, events)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			measure(b, consume("with", 2), consume("without", 0))
+		})
+	})
+}

@@ -21,14 +21,28 @@
 // mfa_users: one row per user who started setup.
 //
 //	user_id       the host's user ID (primary key; byte-exact on MySQL)
-//	enabled       1 once Enable succeeded, else 0 (the secret is pending)
-//	secret        the TOTP secret: raw bytes as mfa.Service passes them
-//	last_step     the highest TOTP time step accepted (replay protection)
+//	enabled       1 once Enable succeeded, else 0 (setup is pending)
 //	failures      attempts since the last success or lockout
 //	lockouts      lockouts since the last success (the back-off doubles)
 //	locked_until  end of the lockout, Unix milliseconds (0: none); compared
 //	              with the time the library passes in, never the database
 //	              clock
+//
+// mfa_factors: one row per authenticator, active or pending.
+//
+//	factor_id      opaque random ID (primary key)
+//	user_id        the user
+//	type           "totp" or "webauthn"
+//	name           the user's name for it, 1 to 64 characters
+//	active         1 once confirmed, else 0 (at most one pending per user)
+//	secret         TOTP: the secret as mfa.Service passes it (sealed);
+//	               WebAuthn: the credential data the WebAuthn module keeps
+//	credential_id  WebAuthn credential ID (unique), NULL for TOTP
+//	counter        the last TOTP time step or signature counter accepted
+//	               (replay protection, per factor)
+//	created_at     Unix milliseconds
+//	last_used_at   Unix milliseconds of the last accepted credential (0:
+//	               never)
 //
 // mfa_recovery_codes: one row per recovery code of the current batch.
 //
@@ -37,34 +51,50 @@
 //	used       1 once the code was consumed; the row stays until the next
 //	           batch replaces the user's rows
 //
+// mfa_tickets: login challenge tickets (hash of the token, user, expiry,
+// attempts).
+//
+// mfa_events: the audit outbox. Each event (its JSON form) is inserted by
+// the transaction of the change it records and waits, in insertion order
+// (seq), until a relay delivered it; attempts, next_at and dead track
+// failed deliveries and events set aside. Config.DisableOutbox leaves the
+// table empty and events to the Service's in-memory queue.
+//
 // mfa_schema_migrations: the versions Migrate applied.
 //
 // # Statements per operation
 //
 // Each operation is one transaction or one autocommitted statement. The
 // counts, held by TestStatementCounts through a counting driver, exclude
-// BEGIN and COMMIT; "tx" marks a transaction.
+// BEGIN and COMMIT; "tx" marks a transaction; "accept" is the statement
+// that accepts a proof and clears the failure count: one on PostgreSQL (a
+// common table expression) and MySQL (an UPDATE of two joined tables), two
+// on SQLite.
 //
-//	operation             PostgreSQL  MySQL  SQLite
-//	Get                   1           1      1       SELECT
-//	SetPending            1           1      1       upsert
-//	ReserveAttempt        1 tx        2 tx   1 tx    UPDATE … RETURNING (MySQL: UPDATE, SELECT);
-//	                                                 +1 UPDATE when it starts a lockout
-//	Enable                3 tx        3 tx   3 tx    conditional UPDATE, DELETE, one 10-row INSERT
-//	AdvanceStep           1           1      1       conditional UPDATE
-//	ConsumeRecoveryCode   1           1      1       conditional UPDATE (marks the code used)
-//	ResetThrottle         1           1      1       UPDATE
-//	ReplaceRecoveryCodes  3 tx        3 tx   3 tx    conditional UPDATE, DELETE, INSERT
-//	Disable (TOTP)        3 tx        3 tx   3 tx    conditional DELETE, DELETE codes, DELETE tickets
-//	CreateTicket          1           1      1       INSERT
-//	ReserveTicket         1 tx        2 tx   1 tx    UPDATE … RETURNING (MySQL: UPDATE, SELECT)
-//	CompleteChallenge     2 tx        2 tx   2 tx    DELETE ticket, conditional UPDATE
-//	DeleteExpiredTickets  1           1      1       DELETE
-//	ReplaceSecret         1           1      1       conditional UPDATE
-//	ListSecrets           1           1      1       SELECT by primary key
-//	Delete                3 tx        3 tx   3 tx    DELETEs
+//	operation             statements             what
+//	Get                   1                      SELECT user LEFT JOIN factors
+//	SetPending            4 tx                   INSERT-if-missing, SELECT … FOR UPDATE, DELETE, INSERT
+//	ReserveAttempt        2 tx                   conditional UPDATE, SELECT; +1 UPDATE when it starts a lockout
+//	Enable                4 tx                   conditional UPDATEs of user and factor, DELETE, one 10-row INSERT
+//	Accept                accept                 (a transaction on SQLite)
+//	ReplaceRecoveryCodes  accept + 2 tx          DELETE, INSERT
+//	AddFactor             accept + 4 tx          SELECT … FOR UPDATE, SELECT factors, DELETE, INSERT
+//	ConfirmFactor         4 tx                   SELECT … FOR UPDATE, SELECT factors, UPDATE factor, UPDATE user
+//	RemoveFactor          accept + 3 tx          SELECT … FOR UPDATE, SELECT factors, DELETE (all four tables for the last)
+//	Disable               accept + 4 tx          DELETEs in every table
+//	CreateTicket          1                      INSERT
+//	LookupTicket          1                      SELECT
+//	ReserveTicket         2 tx                   conditional UPDATE, SELECT
+//	CompleteChallenge     accept + 1 tx          conditional DELETE of the ticket
+//	DeleteExpiredTickets  1                      DELETE
+//	ReplaceSecret         1                      conditional UPDATE
+//	ListSecrets           1                      SELECT by primary key
+//	Delete                4 tx                   DELETEs
+//	AppendEvents          1                      INSERT
 //
-// A statement that changes nothing is followed by one SELECT that says why
+// With the outbox, an operation given events adds one multi-row INSERT to
+// its transaction (Accept on PostgreSQL and MySQL becomes one). A
+// statement that changes nothing is followed by one SELECT that says why
 // (not enabled, replay, …); that path only serves refused requests. With
 // go-sql-driver/mysql, add interpolateParams=true to the DSN: without it
 // every statement with arguments is a prepare, an execute and a close, three

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +30,11 @@ type Config struct {
 	// serialization failure, deadlock or busy database. Zero means 5; a
 	// negative value means never.
 	MaxRetries int
+	// DisableOutbox leaves audit events to the Service's in-memory queue
+	// instead of writing them to the mfa_events table with each change
+	// (the transactional outbox, which loses no event in a crash). False
+	// keeps them in the table.
+	DisableOutbox bool
 }
 
 // Store is an mfa.Store in a SQL database. It is safe for concurrent use,
@@ -39,6 +45,8 @@ type Store struct {
 	d          dialect
 	prefix     string
 	maxRetries int
+	noOutbox   bool
+	relayMu    sync.Mutex // one relay at a time on SQLite
 }
 
 var prefixPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
@@ -65,7 +73,7 @@ func New(db *sqlx.DB, cfg Config) (*Store, error) {
 	if !prefixPattern.MatchString(prefix) {
 		return nil, fmt.Errorf("sqlstore: TablePrefix %q: want letters, digits and underscores, at most 32", prefix)
 	}
-	s := &Store{db: db, d: d, prefix: prefix, maxRetries: cfg.MaxRetries}
+	s := &Store{db: db, d: d, prefix: prefix, maxRetries: cfg.MaxRetries, noOutbox: cfg.DisableOutbox}
 	switch {
 	case s.maxRetries == 0:
 		s.maxRetries = 5
@@ -185,7 +193,7 @@ func (s *Store) Get(ctx context.Context, userID string) (mfa.State, error) {
 // created if missing and locked, the old pending factor deleted and the
 // new one inserted.
 func (s *Store) SetPending(ctx context.Context, userID string, f mfa.Factor, events []mfa.Event) error {
-	return s.wrap("set pending", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("set pending", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.sql(s.d.insertIgnore+` mfa_users (user_id) VALUES (?)`+s.d.onConflictDoNothing()), userID); err != nil {
 			return err
 		}
@@ -258,7 +266,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, a mfa.Attempt
 // turns MFA on, a conditional UPDATE activates the factor, a DELETE and one
 // multi-row INSERT replace the recovery codes.
 func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement, events []mfa.Event) error {
-	return s.wrap("enable", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("enable", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE mfa_users SET enabled = 1, failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ? AND enabled = 0`, userID)
 		if err != nil {
 			return err
@@ -359,19 +367,23 @@ func (s *Store) replaceCodes(ctx context.Context, tx *sqlx.Tx, userID string, ha
 	return err
 }
 
-// Accept implements mfa.Store with one statement on PostgreSQL and MySQL
-// and two in a transaction on SQLite.
+// Accept implements mfa.Store: one statement on PostgreSQL, its events
+// included; one on MySQL, in a transaction with the INSERT of its events;
+// two and that INSERT in a transaction on SQLite.
 func (s *Store) Accept(ctx context.Context, userID string, p mfa.Proof, events []mfa.Event) error {
-	if s.d.accept == acceptTwoStatements {
-		return s.wrap("accept", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.accept(ctx, tx, userID, p) }))
+	if s.noOutbox {
+		events = nil
 	}
-	return s.wrap("accept", s.retry(ctx, func() error { return s.accept(ctx, s.db, userID, p) }))
+	if s.d.accept == acceptCTE || s.d.accept == acceptJoin && len(events) == 0 {
+		return s.wrap("accept", s.retry(ctx, func() error { return s.acceptWithEvents(ctx, s.db, userID, p, events) }))
+	}
+	return s.wrap("accept", s.write(ctx, events, func(tx *sqlx.Tx) error { return s.accept(ctx, tx, userID, p) }))
 }
 
 // ReplaceRecoveryCodes implements mfa.Store in one transaction: the proof's
 // statement, a DELETE and one multi-row INSERT.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, p mfa.Proof, hashes [][]byte, events []mfa.Event) error {
-	return s.wrap("replace recovery codes", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("replace recovery codes", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		if err := s.accept(ctx, tx, userID, p); err != nil {
 			return err
 		}
@@ -382,7 +394,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, p mfa.P
 // Disable implements mfa.Store in one transaction: the proof's statement,
 // then DELETEs of the user's rows in every table.
 func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof, events []mfa.Event) error {
-	return s.wrap("disable", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("disable", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		if err := s.accept(ctx, tx, userID, p); err != nil {
 			return err
 		}
@@ -394,7 +406,7 @@ func (s *Store) Disable(ctx context.Context, userID string, p mfa.Proof, events 
 // locked and its factors read, the proof accepted, the old pending factor
 // deleted and the new one inserted.
 func (s *Store) AddFactor(ctx context.Context, userID string, p mfa.Proof, f mfa.Factor, max int, events []mfa.Event) error {
-	return s.wrap("add factor", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("add factor", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		factors, err := s.lockEnabledUser(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -416,7 +428,7 @@ func (s *Store) AddFactor(ctx context.Context, userID string, p mfa.Proof, f mfa
 // locked and its factors read, the factor activated by a conditional
 // UPDATE and the failure count cleared.
 func (s *Store) ConfirmFactor(ctx context.Context, userID string, c mfa.Confirmation, max int, events []mfa.Event) error {
-	return s.wrap("confirm factor", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("confirm factor", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		factors, err := s.lockEnabledUser(ctx, tx, userID)
 		if err != nil {
 			return err
@@ -461,8 +473,14 @@ func (s *Store) RemoveFactor(ctx context.Context, userID, factorID string, p mfa
 		if err := s.accept(ctx, tx, userID, p); err != nil {
 			return err
 		}
+		if err := s.insertEvents(ctx, tx, events); err != nil {
+			return err
+		}
 		disabled = target.Active && activeCount(factors) == 1
 		if disabled {
+			if err := s.insertEvents(ctx, tx, ifDisabled); err != nil {
+				return err
+			}
 			return s.deleteUser(ctx, tx, userID)
 		}
 		_, err = tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_factors WHERE factor_id = ? AND user_id = ?`), factorID, userID)
@@ -537,7 +555,7 @@ func (s *Store) liveTicket(ctx context.Context, q sqlx.QueryerContext, hash []by
 // CompleteChallenge implements mfa.Store in one transaction: a conditional
 // DELETE of the ticket and the proof's statement.
 func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID string, p mfa.Proof, now time.Time, events []mfa.Event) error {
-	return s.wrap("complete challenge", s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.wrap("complete challenge", s.write(ctx, events, func(tx *sqlx.Tx) error {
 		n, err := s.exec(ctx, tx, `DELETE FROM mfa_tickets WHERE ticket_hash = ? AND user_id = ? AND expires_at > ?`, hash, userID, now.UnixMilli())
 		switch {
 		case err != nil:
@@ -644,7 +662,14 @@ func (s *Store) lockEnabledUser(ctx context.Context, tx *sqlx.Tx, userID string)
 // clear its failure count, on the database or inside a transaction; see
 // dialect.accept. When nothing changed it says why.
 func (s *Store) accept(ctx context.Context, ex sqlx.ExtContext, userID string, p mfa.Proof) error {
-	n, err := s.acceptStatements(ctx, ex, userID, proofUpdate(userID, p))
+	return s.acceptWithEvents(ctx, ex, userID, p, nil)
+}
+
+// acceptWithEvents is accept that, on PostgreSQL, also inserts events in
+// the same statement when the proof is accepted; other dialects take no
+// events here.
+func (s *Store) acceptWithEvents(ctx context.Context, ex sqlx.ExtContext, userID string, p mfa.Proof, events []mfa.Event) error {
+	n, err := s.acceptStatements(ctx, ex, userID, proofUpdate(userID, p), events)
 	if err != nil || n > 0 {
 		return err
 	}
@@ -691,14 +716,27 @@ func proofUpdate(userID string, p mfa.Proof) update {
 const clearThrottle = "failures = 0, lockouts = 0, locked_until = 0"
 
 // acceptStatements runs u together with clearing the user's failure count,
-// in the dialect's way, and returns how many rows u changed.
-func (s *Store) acceptStatements(ctx context.Context, ex sqlx.ExtContext, userID string, u update) (int64, error) {
+// in the dialect's way, and returns how many rows u changed (on
+// PostgreSQL with events: how many events it inserted).
+func (s *Store) acceptStatements(ctx context.Context, ex sqlx.ExtContext, userID string, u update, events []mfa.Event) (int64, error) {
 	switch s.d.accept {
 	case acceptCTE:
-		// The CTE changes the proof's row; the outer UPDATE the user's,
-		// and only when the CTE changed a row.
-		return s.exec(ctx, ex, `WITH x AS (UPDATE `+u.table+` AS p SET `+u.set+` WHERE `+u.where+` RETURNING p.user_id)
-			UPDATE mfa_users SET `+clearThrottle+` WHERE user_id = (SELECT user_id FROM x LIMIT 1)`, u.args...)
+		// The first CTE changes the proof's row; the second the user's,
+		// and only when the first changed a row; the events are inserted
+		// only when the second did.
+		proof := `WITH x AS (UPDATE ` + u.table + ` AS p SET ` + u.set + ` WHERE ` + u.where + ` RETURNING p.user_id)`
+		user := `UPDATE mfa_users SET ` + clearThrottle + ` WHERE user_id = (SELECT user_id FROM x LIMIT 1)`
+		if len(events) == 0 {
+			return s.exec(ctx, ex, proof+` `+user, u.args...)
+		}
+		values, args, err := eventValues(events)
+		if err != nil {
+			return 0, err
+		}
+		return s.exec(ctx, ex, proof+`, u AS (`+user+` RETURNING user_id)
+			INSERT INTO mfa_events (event_id, user_id, payload)
+			SELECT v.event_id, v.user_id, v.payload FROM (VALUES `+values+`) AS v (event_id, user_id, payload)
+			WHERE EXISTS (SELECT 1 FROM u)`, append(u.args, args...)...)
 	case acceptJoin:
 		return s.exec(ctx, ex, `UPDATE `+u.table+` AS p JOIN mfa_users AS u ON u.user_id = p.user_id
 			SET `+u.set+`, u.failures = 0, u.lockouts = 0, u.locked_until = 0 WHERE `+u.where, u.args...)

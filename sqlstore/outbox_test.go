@@ -1,0 +1,133 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/sqlstore"
+)
+
+// collector is an AuditSink that records events by ID and can be down.
+type collector struct {
+	mu     sync.Mutex
+	down   bool
+	events []mfa.Event
+}
+
+func (c *collector) RecordEvent(_ context.Context, e mfa.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return errors.New("collector: 503")
+	}
+	c.events = append(c.events, e)
+	return nil
+}
+
+func (c *collector) setDown(down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down = down
+}
+
+func (c *collector) types(userID string) []mfa.EventType {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []mfa.EventType
+	for _, e := range c.events {
+		if e.UserID == userID {
+			out = append(out, e.Type)
+		}
+	}
+	return out
+}
+
+// With the outbox, an event of a change waits in the database until the
+// sink takes it: a sink that is down, a Service that stops (or crashes)
+// before delivering, lose nothing; the next Service on the database
+// delivers them, in order.
+func TestOutboxSurvivesARestart(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			prefix := testPrefix()
+			now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+			sink := &collector{down: true}
+			first, err := mfa.New(mfa.Config{Issuer: "X", Store: newStore(t, b.open(t), prefix), Audit: sink, Logger: quietLogger,
+				Now: func() time.Time { return now }, AuditPollInterval: 10 * time.Millisecond})
+			require.NoError(t, err)
+			enr, err := first.Setup(ctx, "u", "")
+			require.NoError(t, err)
+			_, err = first.Enable(ctx, "u", "000000")
+			require.ErrorIs(t, err, mfa.ErrInvalidCode)
+			codes, err := first.Enable(ctx, "u", totpCode(t, enr.Secret, now))
+			require.NoError(t, err)
+			_, err = first.Verify(ctx, "u", mfa.Credential{RecoveryCode: codes[0]})
+			require.NoError(t, err)
+			shutdown, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			first.Close(shutdown) // the sink is down: the events stay stored
+			assert.Empty(t, sink.types("u"))
+
+			sink.setDown(false)
+			second, err := mfa.New(mfa.Config{Issuer: "X", Store: newStore(t, b.open(t), prefix), Audit: sink, Logger: quietLogger,
+				Now: func() time.Time { return now.Add(time.Hour) }, AuditPollInterval: 10 * time.Millisecond})
+			require.NoError(t, err)
+			defer second.Close(ctx)
+			want := []mfa.EventType{mfa.EventSetupStarted, mfa.EventChallengeFailed, mfa.EventEnabled, mfa.EventRecoveryCodeUsed, mfa.EventChallengeSucceeded}
+			require.Eventually(t, func() bool { return len(sink.types("u")) == len(want) }, 10*time.Second, 10*time.Millisecond)
+			assert.Equal(t, want, sink.types("u"), "every event, in order")
+		})
+	}
+}
+
+// Relays of two replicas on one PostgreSQL or MySQL database never
+// deliver one user's events out of order or twice.
+func TestRelaysAcrossReplicas(t *testing.T) {
+	for _, b := range backends(t) {
+		if b.name == "sqlite" {
+			continue // one relay per SQLite database
+		}
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			prefix := testPrefix()
+			stores := []*sqlstore.Store{newStore(t, b.open(t), prefix), newStore(t, b.open(t), prefix)}
+			want := map[string][]string{}
+			for i := 0; i < 20; i++ {
+				var batch []mfa.Event
+				for u := 0; u < 5; u++ {
+					e := mfa.Event{ID: testPrefix() + testPrefix(), Type: "test", UserID: string(rune('a' + u)), Time: time.Now()}
+					batch = append(batch, e)
+					want[e.UserID] = append(want[e.UserID], e.ID)
+				}
+				require.NoError(t, stores[i%2].AppendEvents(ctx, batch))
+			}
+			var mu sync.Mutex
+			got := map[string][]string{}
+			errs := race(func(i int) error {
+				for {
+					n, err := stores[i%2].RelayEvents(ctx, mfa.Relay{Now: time.Now(), Batch: 3, MaxAttempts: 3,
+						Backoff: func(int) time.Duration { return time.Second },
+						Deliver: func(_ context.Context, e mfa.Event) error {
+							mu.Lock()
+							defer mu.Unlock()
+							got[e.UserID] = append(got[e.UserID], e.ID)
+							return nil
+						}})
+					if err != nil || n == 0 {
+						return err
+					}
+				}
+			})
+			wins(t, errs)
+			assert.Equal(t, want, got)
+		})
+	}
+}
