@@ -32,6 +32,9 @@ const (
 	ReasonReplay        = "replay"         // the code matched a time step already used
 	ReasonRateLimited   = "rate_limited"   // the user was locked out; the code was not checked
 	ReasonInvalidTicket = "invalid_ticket" // the challenge token was unknown, expired or used
+
+	ReasonInvalidCeremony = "invalid_ceremony" // a WebAuthn ceremony was unknown, expired, used, or another's
+	ReasonCloneSuspected  = "clone_suspected"  // a security key's signature counter did not grow
 )
 
 // Event is one audit record. It never holds a secret, a code or a hash.

@@ -71,7 +71,7 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (Ve
 		return Verification{}, s.invalidTicket(ctx, MethodTOTP)
 	}
 	hash, now := ticketHash(token), s.cfg.Now()
-	cred, err := s.parseCredential(c, true)
+	cred, err := s.parseCredential(c, takesAny)
 	if err != nil {
 		// A bad shape changes nothing, but an unknown token answers first.
 		if _, lerr := s.store.LookupTicket(ctx, hash, now); lerr != nil {

@@ -8,11 +8,12 @@ import (
 )
 
 // Credential is a second factor the user submitted: a TOTP code from one of
-// the user's authenticator apps or one of the recovery codes. Exactly one is
-// set.
+// the user's authenticator apps, one of the recovery codes, or a security
+// key's assertion (Config.WebAuthn). Exactly one is set.
 type Credential struct {
 	Code         string
 	RecoveryCode string
+	WebAuthn     *Assertion
 }
 
 // The Method of an Event or a Verification: which kind of credential was
@@ -42,20 +43,43 @@ type credential struct {
 	code     uint32 // the TOTP code's value
 	codeOK   bool   // the TOTP code has the configured digits and only digits
 	recovery string // the trimmed recovery code
+	webauthn *Assertion
 }
 
+// The kinds of credential an operation takes, for parseCredential.
+const (
+	takesCode = 1 << iota
+	takesRecoveryCode
+	takesKey
+	takesAny = takesCode | takesRecoveryCode | takesKey
+)
+
 // parseCredential checks the credential's shape, so that bad input is
-// refused before anything changes. recoveryAllowed says whether the
-// operation takes a recovery code.
-func (s *Service) parseCredential(c Credential, recoveryAllowed bool) (credential, error) {
+// refused before anything changes. takes says which kinds the operation
+// accepts.
+func (s *Service) parseCredential(c Credential, takes int) (credential, error) {
+	given := 0
+	for _, g := range []bool{c.Code != "", c.RecoveryCode != "", c.WebAuthn != nil} {
+		if g {
+			given++
+		}
+	}
 	switch {
-	case c.Code != "" && c.RecoveryCode != "":
-		return credential{}, &InputError{Field: "recovery_code", Problem: "give code or recovery_code, not both"}
-	case c.RecoveryCode != "" && !recoveryAllowed:
+	case given > 1:
+		return credential{}, &InputError{Field: "recovery_code", Problem: "give one of code, recovery_code or webauthn, not several"}
+	case c.RecoveryCode != "" && takes&takesRecoveryCode == 0:
 		return credential{}, &InputError{Field: "recovery_code", Problem: "recovery_code is not accepted here; give code"}
 	case c.RecoveryCode != "":
 		code, err := parseRecoveryCode(c.RecoveryCode)
 		return credential{method: MethodRecoveryCode, recovery: code}, err
+	case c.WebAuthn != nil && (takes&takesKey == 0 || s.cfg.WebAuthn == nil):
+		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn is not accepted here"}
+	case c.WebAuthn != nil && (c.WebAuthn.Ceremony == "" || len(c.WebAuthn.Response) == 0):
+		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn needs ceremony and response"}
+	case c.WebAuthn != nil:
+		return credential{method: MethodWebAuthn, webauthn: c.WebAuthn}, nil
+	case takes&takesCode == 0:
+		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn is required"}
 	}
 	value, ok, err := s.totp.parseCode(c.Code)
 	return credential{method: MethodTOTP, code: value, codeOK: ok}, err
@@ -108,7 +132,14 @@ func (s *Service) refused(ctx context.Context, ch *check, limited *RateLimitErro
 // failed check.
 func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) bool) error {
 	ch.proof.UsedAt = ch.now
-	if ch.cred.method == MethodRecoveryCode {
+	switch ch.cred.method {
+	case MethodWebAuthn:
+		purpose := CeremonySession
+		if ch.op == "challenge" {
+			purpose = CeremonyLogin
+		}
+		return s.matchKey(ctx, ch, purpose)
+	case MethodRecoveryCode:
 		ch.proof.RecoveryCode = s.recovery.hashes(ch.userID, ch.cred.recovery)
 		return nil
 	}
@@ -152,6 +183,8 @@ func (s *Service) finish(ctx context.Context, ch *check, storeOp string, err err
 	switch o := outcome(err); {
 	case err == nil:
 		return nil
+	case o == ErrReplay && ch.cred.method == MethodWebAuthn:
+		return s.failed(ctx, ch, ReasonCloneSuspected)
 	case o == ErrReplay:
 		return s.failed(ctx, ch, ReasonReplay)
 	case o == ErrInvalidCode:
@@ -169,6 +202,9 @@ func (s *Service) failed(ctx context.Context, ch *check, reason string) error {
 	e := ch.event(EventChallengeFailed)
 	e.Reason = reason
 	events := []Event{e}
+	if reason == ReasonCloneSuspected {
+		events = append(events, ch.event(EventCloneSuspected))
+	}
 	if ch.res.LockedUntil.After(ch.now) {
 		e := ch.event(EventLocked)
 		limited := s.cfg.Throttle.Locked(ch.res.Lockouts, ch.res.LockedUntil, ch.now)
@@ -178,8 +214,13 @@ func (s *Service) failed(ctx context.Context, ch *check, reason string) error {
 	if err := s.record(ctx, events...); err != nil {
 		return err
 	}
-	if reason == ReasonReplay {
+	switch reason {
+	case ReasonReplay:
 		return ErrReplay
+	case ReasonCloneSuspected:
+		return ErrCloneSuspected
+	case ReasonInvalidCeremony:
+		return ErrInvalidCeremony
 	}
 	return ErrInvalidCode
 }

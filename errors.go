@@ -36,6 +36,14 @@ var (
 	// ErrInvalidTicket: the login challenge token is unknown, expired,
 	// used, or out of attempts.
 	ErrInvalidTicket = errors.New("mfa: invalid or expired challenge token")
+	// ErrInvalidCeremony: a WebAuthn ceremony token is unknown, expired,
+	// used, or for another user or purpose. It is a refused credential:
+	// errors.Is(ErrInvalidCeremony, ErrInvalidCode) holds.
+	ErrInvalidCeremony error = invalidCodeError("mfa: invalid code: unknown or expired WebAuthn ceremony")
+	// ErrCloneSuspected: a security key's signature counter did not grow,
+	// as it would not for a cloned key. It is a refused credential:
+	// errors.Is(ErrCloneSuspected, ErrInvalidCode) holds.
+	ErrCloneSuspected error = invalidCodeError("mfa: invalid code: security key's signature counter did not grow")
 	// ErrPlaintextSecret: a TOTP secret is stored in plaintext while a key
 	// ring is configured and Config.AllowPlaintextSecrets is off.
 	ErrPlaintextSecret = errors.New("mfa: TOTP secret stored in plaintext, refused (see Config.AllowPlaintextSecrets)")
@@ -46,13 +54,14 @@ var (
 	// ErrReplay: the code matched a time step already accepted for its
 	// authenticator. errors.Is(ErrReplay, ErrInvalidCode) holds, so callers
 	// that do not care why a code was refused need not test for it.
-	ErrReplay error = replayError{}
+	ErrReplay error = invalidCodeError("mfa: invalid code: time step already used")
 )
 
-type replayError struct{}
+// invalidCodeError is a refused credential with a reason of its own.
+type invalidCodeError string
 
-func (replayError) Error() string        { return "mfa: invalid code: time step already used" }
-func (replayError) Is(target error) bool { return target == ErrInvalidCode }
+func (e invalidCodeError) Error() string        { return string(e) }
+func (e invalidCodeError) Is(target error) bool { return target == ErrInvalidCode }
 
 // InputError is an ErrInvalidInput that names the offending field. Its
 // message never contains the value.
@@ -98,7 +107,7 @@ func (e *StoreError) Is(target error) bool { return target == ErrStore }
 
 // outcomes are the sentinel errors a Store returns as answers rather than
 // failures.
-var outcomes = []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, ErrReplay, ErrInvalidCode,
+var outcomes = []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, ErrReplay, ErrInvalidCeremony, ErrCloneSuspected, ErrInvalidCode,
 	ErrInvalidTicket, ErrFactorNotFound, ErrTooManyFactors, ErrCredentialInUse}
 
 // outcome returns the answer a Store's error stands for, unwrapped: one of

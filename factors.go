@@ -25,7 +25,7 @@ func (s *Service) AddFactor(ctx context.Context, userID, name string, c Credenti
 	if err := checkInput(userID, name); err != nil {
 		return nil, err
 	}
-	cred, err := s.parseCredential(c, true)
+	cred, err := s.parseCredential(c, takesAny)
 	if err != nil {
 		return nil, err
 	}
@@ -33,34 +33,40 @@ func (s *Service) AddFactor(ctx context.Context, userID, name string, c Credenti
 	if err != nil {
 		return nil, err
 	}
+	enr, f, err := s.newTOTPFactor(userID, account, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.addFactor(ctx, userID, f, cred); err != nil {
+		return nil, err
+	}
+	return enr, nil
+}
+
+// addFactor checks cred, a credential of one of the user's factors or a
+// recovery code, and makes f the user's pending factor.
+func (s *Service) addFactor(ctx context.Context, userID string, f Factor, cred credential) error {
 	if err := s.precheck(ctx, "add_factor", userID, cred, func(st State) error {
 		if active(st.Factors) >= s.cfg.MaxFactors {
 			return ErrTooManyFactors
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	ch, err := s.reserve(ctx, "add_factor", userID, true, cred)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.match(ctx, ch, isActive); err != nil {
-		return nil, err
-	}
-	enr, f, err := s.newTOTPFactor(userID, account, name)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	events := ch.successEvents(EventSetupStarted)
-	events[len(events)-1].FactorID = f.ID
+	events[len(events)-1].FactorID, events[len(events)-1].Method = f.ID, f.Type
 	err = s.commit(ctx, events, func(events []Event) error {
 		return s.store.AddFactor(ctx, userID, ch.proof, f, s.cfg.MaxFactors, events)
 	})
-	if err := s.finish(ctx, ch, "AddFactor", err); err != nil {
-		return nil, err
-	}
-	return enr, nil
+	return s.finish(ctx, ch, "AddFactor", err)
 }
 
 // ConfirmFactor activates the pending authenticator factorID from
@@ -74,7 +80,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, userID, factorID, code stri
 	if err := checkUserID(userID); err != nil {
 		return FactorInfo{}, err
 	}
-	cred, err := s.parseCredential(Credential{Code: code}, false)
+	cred, err := s.parseCredential(Credential{Code: code}, takesCode)
 	if err != nil {
 		return FactorInfo{}, err
 	}
@@ -119,7 +125,7 @@ func (s *Service) RemoveFactor(ctx context.Context, userID, factorID string, c C
 	if err := checkUserID(userID); err != nil {
 		return false, err
 	}
-	cred, err := s.parseCredential(c, true)
+	cred, err := s.parseCredential(c, takesAny)
 	if err != nil {
 		return false, err
 	}

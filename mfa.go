@@ -58,6 +58,10 @@ type Config struct {
 	// MaxFactors is the most active authenticators a user may have. Zero
 	// means 5.
 	MaxFactors int
+	// WebAuthn runs the ceremonies of security keys and passkeys (package
+	// github.com/identsphere/mfa/webauthn provides it). Nil means users
+	// have authenticator apps and recovery codes only.
+	WebAuthn WebAuthn
 
 	// TicketTTL is how long a login challenge token from StartChallenge
 	// stays valid. Zero means 5 minutes.
@@ -317,7 +321,7 @@ func (s *Service) Setup(ctx context.Context, userID, name string) (*Enrollment, 
 // On any error nothing but the failure count changes. Of concurrent
 // Enables for one user at most one succeeds.
 func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, error) {
-	ch, err := s.begin(ctx, "enable", userID, false, Credential{Code: code}, false)
+	ch, err := s.begin(ctx, "enable", userID, false, Credential{Code: code}, takesCode)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +351,7 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
 func (s *Service) Verify(ctx context.Context, userID string, c Credential) (Verification, error) {
-	ch, err := s.begin(ctx, "verify", userID, true, c, true)
+	ch, err := s.begin(ctx, "verify", userID, true, c, takesAny)
 	if err != nil {
 		return Verification{}, err
 	}
@@ -368,7 +372,7 @@ func (s *Service) Verify(ctx context.Context, userID string, c Credential) (Veri
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
 func (s *Service) Disable(ctx context.Context, userID string, c Credential) error {
-	ch, err := s.begin(ctx, "disable", userID, true, c, true)
+	ch, err := s.begin(ctx, "disable", userID, true, c, takesAny)
 	if err != nil {
 		return err
 	}
@@ -386,7 +390,7 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string, c Credential) ([]string, error) {
-	ch, err := s.begin(ctx, "regenerate_recovery_codes", userID, true, c, false)
+	ch, err := s.begin(ctx, "regenerate_recovery_codes", userID, true, c, takesCode|takesKey)
 	if err != nil {
 		return nil, err
 	}
@@ -458,13 +462,12 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 
 // begin starts a check of c for a user: it checks the input's shape, asks
 // the host whether the user still exists and reserves an attempt. enabled
-// is the MFA state the operation needs; recoveryAllowed says whether it
-// takes a recovery code.
-func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, c Credential, recoveryAllowed bool) (*check, error) {
+// is the MFA state the operation needs; takes the credentials it accepts.
+func (s *Service) begin(ctx context.Context, op, userID string, enabled bool, c Credential, takes int) (*check, error) {
 	if err := checkUserID(userID); err != nil {
 		return nil, err
 	}
-	cred, err := s.parseCredential(c, recoveryAllowed)
+	cred, err := s.parseCredential(c, takes)
 	if err != nil {
 		return nil, err
 	}

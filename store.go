@@ -162,9 +162,27 @@ type Store interface {
 	// completions of one ticket at most one succeeds.
 	CompleteChallenge(ctx context.Context, hash []byte, userID string, p Proof, now time.Time, events []Event) error
 
-	// DeleteExpiredTickets deletes every ticket whose ExpiresAt is not after
-	// now and returns how many it deleted.
+	// DeleteExpiredTickets deletes every ticket and every ceremony whose
+	// ExpiresAt is not after now and returns how many it deleted.
 	DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error)
+
+	// CreateCeremony stores the state of a WebAuthn ceremony. A hash that
+	// exists already is an error.
+	CreateCeremony(ctx context.Context, c Ceremony) error
+
+	// TakeCeremony deletes the ceremony with this hash and returns it, in
+	// one atomic operation, so that a ceremony is finished at most once,
+	// whether the finish succeeds or not. It returns ErrInvalidCeremony when
+	// there is none or it expired (ExpiresAt not after now; an expired one
+	// may be deleted then). Of concurrent calls with one hash at most one
+	// returns the ceremony.
+	TakeCeremony(ctx context.Context, hash []byte, now time.Time) (Ceremony, error)
+
+	// UserHandle returns the user's WebAuthn user handle. When the user
+	// has none it stores candidate as the handle, creating the user's state
+	// if needed, and returns it. Concurrent calls all return the same
+	// handle.
+	UserHandle(ctx context.Context, userID string, candidate []byte) ([]byte, error)
 
 	// ReplaceSecret swaps the secret of factor factorID for new if it is
 	// still old, and reports whether it did; nothing else changes. Key
@@ -328,6 +346,33 @@ type Ticket struct {
 	// ExpiresAt is when the ticket stops working.
 	ExpiresAt time.Time
 }
+
+// Ceremony is the server-side state of a WebAuthn ceremony, between the
+// options a client gets and the response it sends back.
+type Ceremony struct {
+	// Hash is the SHA-256 of the ceremony token the client holds.
+	Hash []byte
+	// UserID is the user the ceremony is bound to.
+	UserID string
+	// Purpose is what the ceremony may finish: CeremonyRegister,
+	// CeremonyLogin or CeremonySession.
+	Purpose string
+	// FactorID is the pending factor a registration confirms; empty for
+	// the others.
+	FactorID string
+	// Data is the WebAuthn module's state (challenge, allowed credentials,
+	// …), opaque to the Store.
+	Data []byte
+	// ExpiresAt is when the ceremony stops working.
+	ExpiresAt time.Time
+}
+
+// The purposes of a Ceremony.
+const (
+	CeremonyRegister = "register" // confirms a new security key
+	CeremonyLogin    = "login"    // a login challenge, begun with an mfa_token
+	CeremonySession  = "session"  // a check of a signed-in user
+)
 
 // Throttle is the per-user failure budget for credential checks.
 type Throttle struct {

@@ -18,6 +18,7 @@ package mfahttp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/identsphere/mfa"
 )
@@ -227,6 +230,8 @@ func (h *Handler) route(r *http.Request) (route, bool) {
 		return route{post: h.verify}, true
 	case "/factors":
 		return route{get: h.listFactors, post: h.addFactor}, true
+	case "/webauthn/options":
+		return route{post: h.keyOptions}, true
 	default:
 		rest, ok := strings.CutPrefix(path, "/factors/")
 		id, confirm := strings.CutSuffix(rest, "/confirm")
@@ -243,21 +248,40 @@ func (h *Handler) route(r *http.Request) (route, bool) {
 
 // credentialFields are the members of a request that carry a credential.
 type credentialFields struct {
-	Code         *string `json:"code"`
-	RecoveryCode *string `json:"recovery_code"`
+	Code         *string         `json:"code"`
+	RecoveryCode *string         `json:"recovery_code"`
+	WebAuthn     *assertionField `json:"webauthn"`
+}
+
+// assertionField is a security key's response: {"ceremony", "response"}.
+type assertionField struct {
+	Ceremony string         `json:"ceremony"`
+	Response jsontext.Value `json:"response"`
 }
 
 // credential returns the credential of a request that needs one.
 func (c credentialFields) credential() (mfa.Credential, error) {
+	given := 0
+	for _, g := range []bool{c.Code != nil, c.RecoveryCode != nil, c.WebAuthn != nil} {
+		if g {
+			given++
+		}
+	}
 	switch {
-	case c.Code != nil && c.RecoveryCode != nil:
+	case given > 1 && c.WebAuthn == nil:
 		return mfa.Credential{}, errBody("give code or recovery_code, not both")
+	case given > 1:
+		return mfa.Credential{}, errBody("give one of code, recovery_code and webauthn, not several")
 	case c.RecoveryCode != nil && strings.TrimSpace(*c.RecoveryCode) == "":
 		return mfa.Credential{}, errBody(fmt.Sprintf("recovery_code must be %d letters and digits", mfa.RecoveryCodeLength))
 	case c.RecoveryCode != nil:
 		return mfa.Credential{RecoveryCode: *c.RecoveryCode}, nil
 	case c.Code != nil:
 		return mfa.Credential{Code: *c.Code}, nil
+	case c.WebAuthn != nil && (c.WebAuthn.Ceremony == "" || len(c.WebAuthn.Response) == 0):
+		return mfa.Credential{}, errBody("webauthn needs ceremony and response")
+	case c.WebAuthn != nil:
+		return mfa.Credential{WebAuthn: &mfa.Assertion{Ceremony: c.WebAuthn.Ceremony, Response: json.RawMessage(c.WebAuthn.Response)}}, nil
 	}
 	return mfa.Credential{}, errBody("give code or recovery_code")
 }
@@ -402,20 +426,21 @@ func (h *Handler) disable(w http.ResponseWriter, r *http.Request) {
 	h.fail(w, r, err)
 }
 
-// regenerate serves POST /recovery-codes with {"code": "123456"}.
+// regenerate serves POST /recovery-codes with {"code": "123456"} (or a
+// security key's {"webauthn": …}; not a recovery code).
 func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
 	}
-	var req codeRequest
+	var req credentialFields
 	if !h.decode(w, r, &req, false) {
 		return
 	}
-	code, err := req.code()
+	cred, err := req.credential()
 	if err == nil {
 		var codes []string
-		if codes, err = h.cfg.Service.RegenerateRecoveryCodes(ctx, userID, mfa.Credential{Code: code}); err == nil {
+		if codes, err = h.cfg.Service.RegenerateRecoveryCodes(ctx, userID, cred); err == nil {
 			h.changed(w, r, Change{UserID: userID, Type: mfa.EventRecoveryCodesRegenerated})
 			writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
 			return
@@ -476,13 +501,21 @@ func (h *Handler) addFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Name *string `json:"name"`
+		Type string  `json:"type"`
 		credentialFields
 	}
 	if !h.decode(w, r, &req, false) {
 		return
 	}
-	if req.Name == nil {
+	switch {
+	case req.Name == nil:
 		writeError(w, http.StatusBadRequest, CodeInvalidInput, "name is required")
+		return
+	case req.Type == mfa.FactorWebAuthn:
+		h.addKey(ctx, w, r, userID, *req.Name, req.credentialFields)
+		return
+	case req.Type != "" && req.Type != mfa.FactorTOTP:
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, `type must be "totp" or "webauthn"`)
 		return
 	}
 	cred, err := req.credential()
@@ -498,14 +531,22 @@ func (h *Handler) addFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmFactor serves POST /factors/{id}/confirm with {"code": "…"} from
-// the new authenticator.
+// the new authenticator, or {"ceremony": "…", "response": {…}} from the
+// new security key.
 func (h *Handler) confirmFactor(w http.ResponseWriter, r *http.Request) {
 	ctx, userID, ok := h.begin(w, r)
 	if !ok {
 		return
 	}
-	var req codeRequest
+	var req struct {
+		codeRequest
+		assertionField
+	}
 	if !h.decode(w, r, &req, false) {
+		return
+	}
+	if req.Ceremony != "" || len(req.Response) > 0 {
+		h.confirmKey(ctx, w, r, userID, req.assertionField, req.Code != nil)
 		return
 	}
 	code, err := req.code()
@@ -617,8 +658,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed attempts; retry in "+secs+" seconds")
 	case errors.Is(err, mfa.ErrReplay):
 		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "this code was already used; wait for the next one")
+	case errors.Is(err, mfa.ErrCloneSuspected):
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "this security key's signature counter went backwards; it may have been cloned")
+	case errors.Is(err, mfa.ErrInvalidCeremony):
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "the security key ceremony is unknown, expired or used; start again")
 	case errors.Is(err, mfa.ErrInvalidCode):
-		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid code")
+		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid code or security key response")
 	case errors.Is(err, mfa.ErrInvalidTicket):
 		writeError(w, http.StatusUnauthorized, CodeAuthenticationRequired, "invalid or expired mfa_token")
 	case errors.Is(err, mfa.ErrUserNotFound):

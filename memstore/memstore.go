@@ -24,9 +24,10 @@ var _ mfa.Store = (*Store)(nil)
 
 // Store is an in-memory mfa.Store. The zero value is not usable; call New.
 type Store struct {
-	mu      sync.Mutex
-	users   map[string]*user
-	tickets map[string]*ticket // by hash
+	mu         sync.Mutex
+	users      map[string]*user
+	tickets    map[string]*ticket       // by hash
+	ceremonies map[string]*mfa.Ceremony // by hash
 }
 
 type user struct {
@@ -36,6 +37,7 @@ type user struct {
 	failures    int
 	lockouts    int
 	lockedUntil time.Time
+	handle      []byte // WebAuthn user handle
 }
 
 type ticket struct {
@@ -46,7 +48,7 @@ type ticket struct {
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{users: make(map[string]*user), tickets: make(map[string]*ticket)}
+	return &Store{users: make(map[string]*user), tickets: make(map[string]*ticket), ceremonies: make(map[string]*mfa.Ceremony)}
 }
 
 // Get implements mfa.Store.
@@ -299,7 +301,52 @@ func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, e
 				n++
 			}
 		}
+		for h, c := range s.ceremonies {
+			if !c.ExpiresAt.After(now) {
+				delete(s.ceremonies, h)
+				n++
+			}
+		}
 		return n, nil
+	})
+}
+
+// CreateCeremony implements mfa.Store.
+func (s *Store) CreateCeremony(ctx context.Context, c mfa.Ceremony) error {
+	return s.do(ctx, func() error {
+		if _, ok := s.ceremonies[string(c.Hash)]; ok {
+			return errors.New("memstore: ceremony hash exists")
+		}
+		c.Data = bytes.Clone(c.Data)
+		s.ceremonies[string(c.Hash)] = &c
+		return nil
+	})
+}
+
+// TakeCeremony implements mfa.Store.
+func (s *Store) TakeCeremony(ctx context.Context, hash []byte, now time.Time) (mfa.Ceremony, error) {
+	return locked(s, ctx, func() (mfa.Ceremony, error) {
+		c := s.ceremonies[string(hash)]
+		delete(s.ceremonies, string(hash))
+		if c == nil || !c.ExpiresAt.After(now) {
+			return mfa.Ceremony{}, mfa.ErrInvalidCeremony
+		}
+		return *c, nil
+	})
+}
+
+// UserHandle implements mfa.Store.
+func (s *Store) UserHandle(ctx context.Context, userID string, candidate []byte) ([]byte, error) {
+	return locked(s, ctx, func() ([]byte, error) {
+		u := s.users[userID]
+		if u == nil {
+			u = &user{}
+			s.users[userID] = u
+		}
+		if u.handle == nil {
+			u.handle = bytes.Clone(candidate)
+		}
+		return bytes.Clone(u.handle), nil
 	})
 }
 
@@ -420,12 +467,17 @@ func (s *Store) liveTicket(hash []byte, now time.Time) *ticket {
 	return t
 }
 
-// delete removes the user's state and tickets. s.mu is held.
+// delete removes the user's state, tickets and ceremonies. s.mu is held.
 func (s *Store) delete(userID string) {
 	delete(s.users, userID)
 	for h, t := range s.tickets {
 		if t.userID == userID {
 			delete(s.tickets, h)
+		}
+	}
+	for h, c := range s.ceremonies {
+		if c.UserID == userID {
+			delete(s.ceremonies, h)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func testPrefix() string {
 }
 
 func dropTables(db *sqlx.DB, prefix string) {
-	for _, table := range []string{"users", "factors", "recovery_codes", "tickets", "events", "schema_migrations"} {
+	for _, table := range []string{"users", "factors", "recovery_codes", "tickets", "events", "ceremonies", "schema_migrations"} {
 		db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 	}
 }

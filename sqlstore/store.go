@@ -567,14 +567,88 @@ func (s *Store) CompleteChallenge(ctx context.Context, hash []byte, userID strin
 	}))
 }
 
-// DeleteExpiredTickets implements mfa.Store with one DELETE.
+// DeleteExpiredTickets implements mfa.Store with one DELETE of tickets and
+// one of ceremonies.
 func (s *Store) DeleteExpiredTickets(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.retry(ctx, func() (err error) {
-		n, err = s.exec(ctx, s.db, `DELETE FROM mfa_tickets WHERE expires_at <= ?`, now.UnixMilli())
-		return err
+	err := s.retry(ctx, func() error {
+		n = 0
+		for _, table := range []string{"mfa_tickets", "mfa_ceremonies"} {
+			deleted, err := s.exec(ctx, s.db, `DELETE FROM `+table+` WHERE expires_at <= ?`, now.UnixMilli())
+			if err != nil {
+				return err
+			}
+			n += deleted
+		}
+		return nil
 	})
 	return int(n), s.wrap("delete expired tickets", err)
+}
+
+// CreateCeremony implements mfa.Store with one INSERT.
+func (s *Store) CreateCeremony(ctx context.Context, c mfa.Ceremony) error {
+	return s.wrap("create ceremony", s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.sql(`INSERT INTO mfa_ceremonies (ceremony_hash, user_id, purpose, factor_id, data, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`), c.Hash, c.UserID, c.Purpose, c.FactorID, c.Data, c.ExpiresAt.UnixMilli())
+		return err
+	}))
+}
+
+// TakeCeremony implements mfa.Store in one transaction: a SELECT that
+// locks the row and a DELETE that must remove it.
+func (s *Store) TakeCeremony(ctx context.Context, hash []byte, now time.Time) (mfa.Ceremony, error) {
+	var c mfa.Ceremony
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		c = mfa.Ceremony{Hash: hash}
+		var expires int64
+		err := tx.QueryRowxContext(ctx, s.sql(`SELECT user_id, purpose, factor_id, data, expires_at FROM mfa_ceremonies
+			WHERE ceremony_hash = ?`+s.d.forUpdate), hash).Scan(&c.UserID, &c.Purpose, &c.FactorID, &c.Data, &expires)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return mfa.ErrInvalidCeremony
+		case err != nil:
+			return err
+		}
+		n, err := s.exec(ctx, tx, `DELETE FROM mfa_ceremonies WHERE ceremony_hash = ?`, hash)
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return mfa.ErrInvalidCeremony // taken meanwhile
+		}
+		c.ExpiresAt = fromMillis(expires)
+		return nil
+	})
+	if err == nil && !c.ExpiresAt.After(now) {
+		err = mfa.ErrInvalidCeremony // expired, and now deleted
+	}
+	if err != nil {
+		return mfa.Ceremony{}, s.wrap("take ceremony", err)
+	}
+	return c, nil
+}
+
+// UserHandle implements mfa.Store with one upsert that keeps a handle the
+// user has (PostgreSQL and SQLite return it; MySQL reads it back in the
+// same transaction).
+func (s *Store) UserHandle(ctx context.Context, userID string, candidate []byte) ([]byte, error) {
+	var handle []byte
+	const insert = `INSERT INTO mfa_users (user_id, webauthn_handle) VALUES (?, ?)`
+	var err error
+	if s.d.name == "mysql" {
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.sql(insert+` ON DUPLICATE KEY UPDATE webauthn_handle = COALESCE(webauthn_handle, VALUES(webauthn_handle))`), userID, candidate); err != nil {
+				return err
+			}
+			return tx.QueryRowxContext(ctx, s.sql(`SELECT webauthn_handle FROM mfa_users WHERE user_id = ?`), userID).Scan(&handle)
+		})
+	} else {
+		err = s.retry(ctx, func() error {
+			return s.db.QueryRowxContext(ctx, s.sql(insert+` ON CONFLICT (user_id) DO UPDATE
+				SET webauthn_handle = COALESCE(mfa_users.webauthn_handle, excluded.webauthn_handle) RETURNING webauthn_handle`), userID, candidate).Scan(&handle)
+		})
+	}
+	return handle, s.wrap("user handle", err)
 }
 
 // ReplaceSecret implements mfa.Store with one conditional UPDATE.
@@ -618,7 +692,7 @@ func (s *Store) Delete(ctx context.Context, userID string) error {
 
 // deleteUser deletes the user's rows in every table.
 func (s *Store) deleteUser(ctx context.Context, tx *sqlx.Tx, userID string) error {
-	for _, table := range []string{"mfa_users", "mfa_factors", "mfa_recovery_codes", "mfa_tickets"} {
+	for _, table := range []string{"mfa_users", "mfa_factors", "mfa_recovery_codes", "mfa_tickets", "mfa_ceremonies"} {
 		if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM `+table+` WHERE user_id = ?`), userID); err != nil {
 			return err
 		}

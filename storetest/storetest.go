@@ -52,7 +52,7 @@ const maxFactors = 3
 func Run(t *testing.T, newStore func(t *testing.T) mfa.Store) {
 	prefix := randomHex(6)
 	var all []testCase
-	for _, cs := range [][]testCase{stateCases, checkCases, factorCases, ticketCases, raceCases, eventCases} {
+	for _, cs := range [][]testCase{stateCases, checkCases, factorCases, ticketCases, ceremonyCases, raceCases, eventCases} {
 		all = append(all, cs...)
 	}
 	for _, c := range all {

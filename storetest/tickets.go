@@ -103,3 +103,79 @@ var ticketCases = []testCase{
 		assert.ErrorIs(h.t, err, mfa.ErrInvalidTicket, "deleted, not merely expired")
 	}},
 }
+
+// ceremonyCases cover WebAuthn ceremonies and user handles.
+var ceremonyCases = []testCase{
+	{"CeremonyIsTakenOnce", func(h *harness) {
+		u := h.user()
+		c := mfa.Ceremony{Hash: randomBytes(32), UserID: u, Purpose: mfa.CeremonyRegister, FactorID: "f-key", Data: []byte(`{"challenge":"x"}`), ExpiresAt: T0.Add(5 * time.Minute)}
+		require.NoError(h.t, h.store.CreateCeremony(h.ctx, c))
+		assert.Error(h.t, h.store.CreateCeremony(h.ctx, c), "a hash that exists is an error")
+		got, err := h.store.TakeCeremony(h.ctx, c.Hash, T0)
+		require.NoError(h.t, err)
+		assert.Equal(h.t, c.UserID, got.UserID)
+		assert.Equal(h.t, c.Purpose, got.Purpose)
+		assert.Equal(h.t, c.FactorID, got.FactorID)
+		assert.Equal(h.t, c.Data, got.Data)
+		assert.True(h.t, got.ExpiresAt.Equal(c.ExpiresAt))
+		_, err = h.store.TakeCeremony(h.ctx, c.Hash, T0)
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony, "used up")
+		_, err = h.store.TakeCeremony(h.ctx, randomBytes(32), T0)
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony, "unknown")
+	}},
+	{"CeremonyExpires", func(h *harness) {
+		c := mfa.Ceremony{Hash: randomBytes(32), UserID: h.user(), Purpose: mfa.CeremonySession, Data: []byte("state"), ExpiresAt: T0.Add(5 * time.Minute)}
+		require.NoError(h.t, h.store.CreateCeremony(h.ctx, c))
+		_, err := h.store.TakeCeremony(h.ctx, c.Hash, T0.Add(5*time.Minute))
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony)
+		_, err = h.store.TakeCeremony(h.ctx, c.Hash, T0)
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony, "an expired ceremony presented is gone")
+
+		old := mfa.Ceremony{Hash: randomBytes(32), UserID: h.user(), Purpose: mfa.CeremonyLogin, Data: []byte("state"), ExpiresAt: T0}
+		require.NoError(h.t, h.store.CreateCeremony(h.ctx, old))
+		n, err := h.store.DeleteExpiredTickets(h.ctx, T0)
+		require.NoError(h.t, err)
+		assert.GreaterOrEqual(h.t, n, 1)
+		_, err = h.store.TakeCeremony(h.ctx, old.Hash, T0.Add(-time.Hour))
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony, "deleted, not merely expired")
+	}},
+	{"CeremoniesGoWithTheUser", func(h *harness) {
+		u, f := h.enabled()
+		c := mfa.Ceremony{Hash: randomBytes(32), UserID: u, Purpose: mfa.CeremonySession, Data: []byte("state"), ExpiresAt: T0.Add(time.Minute)}
+		require.NoError(h.t, h.store.CreateCeremony(h.ctx, c))
+		require.NoError(h.t, h.store.Disable(h.ctx, u, h.step(f, 101), nil))
+		_, err := h.store.TakeCeremony(h.ctx, c.Hash, T0)
+		assert.ErrorIs(h.t, err, mfa.ErrInvalidCeremony)
+	}},
+	{"RaceCeremonyTakenOnce", func(h *harness) {
+		c := mfa.Ceremony{Hash: randomBytes(32), UserID: h.user(), Purpose: mfa.CeremonyLogin, Data: []byte("state"), ExpiresAt: T0.Add(time.Minute)}
+		require.NoError(h.t, h.store.CreateCeremony(h.ctx, c))
+		errs := race(Racers, func(int) error {
+			_, err := h.store.TakeCeremony(h.ctx, c.Hash, T0)
+			return err
+		})
+		assert.Equal(h.t, 1, tally(h.t, errs, mfa.ErrInvalidCeremony), "a replayed response finds nothing")
+	}},
+	{"UserHandleIsStable", func(h *harness) {
+		u := h.user()
+		first, err := h.store.UserHandle(h.ctx, u, randomBytes(32))
+		require.NoError(h.t, err)
+		require.Len(h.t, first, 32)
+		again, err := h.store.UserHandle(h.ctx, u, randomBytes(32))
+		require.NoError(h.t, err)
+		assert.Equal(h.t, first, again, "once per user")
+
+		v, _ := h.enabled()
+		handles := make([][]byte, Racers)
+		errs := race(Racers, func(i int) error {
+			var err error
+			handles[i], err = h.store.UserHandle(h.ctx, v, randomBytes(32))
+			return err
+		})
+		tally(h.t, errs)
+		for _, got := range handles {
+			assert.Equal(h.t, handles[0], got, "racing callers agree")
+		}
+		assert.True(h.t, h.get(v).Enabled, "the user's state is kept")
+	}},
+}
