@@ -246,4 +246,3 @@ func BenchmarkFloorECDSAVerify(b *testing.B) {
 		}
 	}
 }
-
