@@ -129,6 +129,11 @@ func TestUpgradeInPlace(t *testing.T) {
 			_, err = svc.Challenge(ctx, token, code("enabled", 60*time.Second))
 			assert.NoError(t, err)
 
+			// A user who turned MFA off (the first release deleted the
+			// rows) has none.
+			_, err = svc.Verify(ctx, "disabled", mfa.Credential{Code: "123456"})
+			assert.ErrorIs(t, err, mfa.ErrNotEnabled)
+
 			// The pending setup still enables.
 			_, err = svc.Enable(ctx, "pending", mfatest.Code(users["pending"], clock.Now()))
 			assert.NoError(t, err)
