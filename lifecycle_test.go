@@ -1,6 +1,9 @@
 package mfa_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/memstore"
+	"github.com/identsphere/mfa/mfatest"
 )
 
 func TestChallengeWithTOTP(t *testing.T) {
@@ -226,5 +231,50 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 			assert.NotContains(t, err.Error(), in)
 		}
 		assert.NotContains(t, fmt.Sprint(err), codes[0][:8])
+	}
+}
+
+// tokenRecorder records the hashes a Store is given for login tokens and
+// WebAuthn ceremonies.
+type tokenRecorder struct {
+	mfa.Store
+	stored [][]byte
+}
+
+func (r *tokenRecorder) CreateTicket(ctx context.Context, t mfa.Ticket) error {
+	r.stored = append(r.stored, t.Hash)
+	return r.Store.CreateTicket(ctx, t)
+}
+
+func (r *tokenRecorder) CreateCeremony(ctx context.Context, c mfa.Ceremony) error {
+	r.stored = append(r.stored, c.Hash, c.Data)
+	return r.Store.CreateCeremony(ctx, c)
+}
+
+// Login tokens and ceremony tokens are 256 random bits; the Store keeps
+// only their SHA-256.
+func TestTokensAreStoredHashed(t *testing.T) {
+	rec := &tokenRecorder{Store: memstore.New()}
+	svc, _ := mfatest.NewService(t, mfa.Config{Store: rec, WebAuthn: mfatest.WebAuthn{}})
+	ctx := context.Background()
+	reg, err := svc.BeginKeyRegistration(ctx, "ann", "Key", mfa.Credential{})
+	require.NoError(t, err)
+	handle, err := rec.UserHandle(ctx, "ann", nil)
+	require.NoError(t, err)
+	_, _, err = svc.FinishKeyRegistration(ctx, "ann", reg.FactorID, mfa.Assertion{Ceremony: reg.Ceremony, Response: mfatest.NewKey().Respond(reg.Options, handle)})
+	require.NoError(t, err)
+	token, err := svc.StartChallenge(ctx, "ann")
+	require.NoError(t, err)
+	c, err := svc.BeginKeyLogin(ctx, token)
+	require.NoError(t, err)
+	raw, err := base64.RawURLEncoding.DecodeString(c.Ceremony)
+	require.NoError(t, err)
+	assert.Len(t, raw, 32, "256 bits")
+	for _, tok := range []string{reg.Ceremony, token, c.Ceremony} {
+		sum := sha256.Sum256([]byte(tok))
+		assert.Contains(t, rec.stored, sum[:], "the hash is stored")
+		for _, s := range rec.stored {
+			assert.NotContains(t, string(s), tok, "the token is not")
+		}
 	}
 }

@@ -34,6 +34,8 @@ func main() {
 	r.run(nil, "-bench", "^BenchmarkPeerBcryptRecoveryScan$", "-benchtime", "1s", "-count", c, "./examples/server")
 	r.run(nil, "-bench", ".", "-benchtime", "1s", "-count", c, "./http")
 	r.run(nil, "-bench", "^Benchmark(FloorSelect1|FloorWrite|FloorEnableTx|Enable|AdvanceStep|ConsumeRecoveryCode)$", "-benchtime", "1s", "-count", c, "./sqlstore")
+	r.run(nil, "-bench", "^BenchmarkOutbox$", "-benchtime", "500x", "-count", c, "./sqlstore")
+	r.run(nil, "-bench", ".", "-benchtime", "1s", "-count", c, "./webauthn")
 	mem, sqlite, server := "1000,10000", "1000,10000", "1000,10000"
 	if *full {
 		mem, sqlite, server = "1000,100000,1000000", "1000,100000,1000000", "1000,100000"
@@ -150,7 +152,8 @@ func (r *report) print(w *os.File) {
 		}
 	}
 
-	add("VerifyInvalidCode", "FloorTOTPInvalid", "x-floor", 2.5)
+	add("VerifyInvalidCode/factors=1", "FloorTOTPInvalid", "x-floor", 2.5)
+	add("VerifyInvalidCode/factors=5", "FloorTOTPInvalid (×5)", "x-floor", 1.2)
 	absolute("RedeemRecoveryCode", 1000, "1 µs")
 	absolute("Enable", 15000, "15 µs")
 	absolute("Setup", 1e6, "1 ms")
@@ -166,6 +169,12 @@ func (r *report) print(w *os.File) {
 		add("AdvanceStep/"+d, "FloorWrite/"+d, "x-floor", 1.5)
 		add("ConsumeRecoveryCode/"+d, "FloorWrite/"+d, "x-floor", 1.5)
 	}
+	for _, d := range []string{"sqlite", "postgres", "mysql"} {
+		for _, op := range []string{"Enable", "AdvanceStep", "ConsumeRecoveryCode"} {
+			add("Outbox/"+d+"/"+op, op+" without events", "x-floor", 1.3)
+		}
+	}
+	add("FinishLogin", "FloorECDSAVerify", "x-floor", 2)
 	if one, ok := r.median("VerifyParallel/goroutines=1", "checks/s"); ok {
 		for _, g := range []string{"2", "8", "64"} {
 			if v, ok := r.median("VerifyParallel/goroutines="+g, "checks/s"); ok {
