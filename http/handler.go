@@ -359,15 +359,17 @@ func (h *Handler) enable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, err := req.code()
-	if err == nil {
-		var codes []string
-		if codes, err = h.cfg.Service.Enable(ctx, userID, code); err == nil {
-			h.changed(w, r, Change{UserID: userID, Type: mfa.EventEnabled})
-			writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
-			return
-		}
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	h.fail(w, r, err)
+	codes, err := h.cfg.Service.Enable(ctx, userID, code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.changed(w, r, Change{UserID: userID, Type: mfa.EventEnabled})
+	writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
 }
 
 // challenge serves POST /challenge, which needs no session:
@@ -407,46 +409,32 @@ type enabledResponse struct {
 // disable serves POST /disable with {"code": "…"} or {"recovery_code":
 // "…"}.
 func (h *Handler) disable(w http.ResponseWriter, r *http.Request) {
-	ctx, userID, ok := h.begin(w, r)
+	ctx, userID, cred, ok := h.beginCheck(w, r)
 	if !ok {
 		return
 	}
-	var req credentialFields
-	if !h.decode(w, r, &req, false) {
+	if err := h.cfg.Service.Disable(ctx, userID, cred); err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	cred, err := req.credential()
-	if err == nil {
-		if err = h.cfg.Service.Disable(ctx, userID, cred); err == nil {
-			h.changed(w, r, Change{UserID: userID, Type: mfa.EventDisabled})
-			writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: false})
-			return
-		}
-	}
-	h.fail(w, r, err)
+	h.changed(w, r, Change{UserID: userID, Type: mfa.EventDisabled})
+	writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: false})
 }
 
 // regenerate serves POST /recovery-codes with {"code": "123456"} (or a
 // security key's {"webauthn": …}; not a recovery code).
 func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) {
-	ctx, userID, ok := h.begin(w, r)
+	ctx, userID, cred, ok := h.beginCheck(w, r)
 	if !ok {
 		return
 	}
-	var req credentialFields
-	if !h.decode(w, r, &req, false) {
+	codes, err := h.cfg.Service.RegenerateRecoveryCodes(ctx, userID, cred)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	cred, err := req.credential()
-	if err == nil {
-		var codes []string
-		if codes, err = h.cfg.Service.RegenerateRecoveryCodes(ctx, userID, cred); err == nil {
-			h.changed(w, r, Change{UserID: userID, Type: mfa.EventRecoveryCodesRegenerated})
-			writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
-			return
-		}
-	}
-	h.fail(w, r, err)
+	h.changed(w, r, Change{UserID: userID, Type: mfa.EventRecoveryCodesRegenerated})
+	writeJSON(w, http.StatusOK, recoveryCodesResponse{RecoveryCodes: codes})
 }
 
 type factorResponse struct {
@@ -519,15 +507,17 @@ func (h *Handler) addFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cred, err := req.credential()
-	if err == nil {
-		var enr *mfa.Enrollment
-		if enr, err = h.cfg.Service.AddFactor(ctx, userID, *req.Name, cred); err == nil {
-			writeJSON(w, http.StatusCreated, addFactorResponse{ID: enr.FactorID, Name: enr.Name,
-				setupResponse: setupResponse{Secret: enr.Secret, OTPAuthURL: enr.URI, QRCode: enr.QRCodeDataURL()}})
-			return
-		}
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	h.fail(w, r, err)
+	enr, err := h.cfg.Service.AddFactor(ctx, userID, *req.Name, cred)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, addFactorResponse{ID: enr.FactorID, Name: enr.Name,
+		setupResponse: setupResponse{Secret: enr.Secret, OTPAuthURL: enr.URI, QRCode: enr.QRCodeDataURL()}})
 }
 
 // confirmFactor serves POST /factors/{id}/confirm with {"code": "…"} from
@@ -550,48 +540,48 @@ func (h *Handler) confirmFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, err := req.code()
-	if err == nil {
-		var f mfa.FactorInfo
-		if f, err = h.cfg.Service.ConfirmFactor(ctx, userID, r.PathValue("id"), code); err == nil {
-			h.changed(w, r, Change{UserID: userID, Type: mfa.EventFactorAdded, FactorID: f.ID})
-			writeJSON(w, http.StatusOK, struct {
-				ID        string    `json:"id"`
-				Name      string    `json:"name"`
-				Type      string    `json:"type"`
-				CreatedAt time.Time `json:"created_at"`
-			}{f.ID, f.Name, f.Type, f.CreatedAt})
-			return
-		}
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	h.fail(w, r, err)
+	f, err := h.cfg.Service.ConfirmFactor(ctx, userID, r.PathValue("id"), code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.changed(w, r, Change{UserID: userID, Type: mfa.EventFactorAdded, FactorID: f.ID})
+	writeJSON(w, http.StatusOK, confirmResponse{ID: f.ID, Name: f.Name, Type: f.Type, CreatedAt: f.CreatedAt})
+}
+
+// confirmResponse answers a confirmation; a first factor (a security key
+// of a user without MFA) brings the recovery codes.
+type confirmResponse struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Type          string    `json:"type"`
+	CreatedAt     time.Time `json:"created_at"`
+	RecoveryCodes []string  `json:"recovery_codes,omitempty"`
 }
 
 // removeFactor serves DELETE /factors/{id} with {"code": "…"} or
 // {"recovery_code": "…"}.
 func (h *Handler) removeFactor(w http.ResponseWriter, r *http.Request) {
-	ctx, userID, ok := h.begin(w, r)
+	ctx, userID, cred, ok := h.beginCheck(w, r)
 	if !ok {
 		return
 	}
-	var req credentialFields
-	if !h.decode(w, r, &req, false) {
+	id := r.PathValue("id")
+	enabled, err := h.cfg.Service.RemoveFactor(ctx, userID, id, cred)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	cred, err := req.credential()
-	if err == nil {
-		var enabled bool
-		id := r.PathValue("id")
-		if enabled, err = h.cfg.Service.RemoveFactor(ctx, userID, id, cred); err == nil {
-			change := Change{UserID: userID, Type: mfa.EventFactorRemoved, FactorID: id}
-			if !enabled {
-				change = Change{UserID: userID, Type: mfa.EventDisabled}
-			}
-			h.changed(w, r, change)
-			writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: enabled})
-			return
-		}
+	change := Change{UserID: userID, Type: mfa.EventFactorRemoved, FactorID: id}
+	if !enabled {
+		change = Change{UserID: userID, Type: mfa.EventDisabled}
 	}
-	h.fail(w, r, err)
+	h.changed(w, r, change)
+	writeJSON(w, http.StatusOK, enabledResponse{MFAEnabled: enabled})
 }
 
 // changed tells the host about a change, through Config.OnChange.
@@ -624,6 +614,25 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (context.Context
 		return nil, "", false
 	}
 	return h.requestContext(r), userID, true
+}
+
+// beginCheck authenticates the request and reads the credential of its
+// body. On failure it has written the response.
+func (h *Handler) beginCheck(w http.ResponseWriter, r *http.Request) (context.Context, string, mfa.Credential, bool) {
+	ctx, userID, ok := h.begin(w, r)
+	if !ok {
+		return nil, "", mfa.Credential{}, false
+	}
+	var req credentialFields
+	if !h.decode(w, r, &req, false) {
+		return nil, "", mfa.Credential{}, false
+	}
+	cred, err := req.credential()
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, "", mfa.Credential{}, false
+	}
+	return ctx, userID, cred, true
 }
 
 // decode decodes the request body into dst, answering 400 when it is

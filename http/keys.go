@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -99,11 +98,5 @@ func (h *Handler) confirmKey(ctx context.Context, w http.ResponseWriter, r *http
 		change = Change{UserID: userID, Type: mfa.EventEnabled}
 	}
 	h.changed(w, r, change)
-	writeJSON(w, http.StatusOK, struct {
-		ID            string    `json:"id"`
-		Name          string    `json:"name"`
-		Type          string    `json:"type"`
-		CreatedAt     time.Time `json:"created_at"`
-		RecoveryCodes []string  `json:"recovery_codes,omitempty"`
-	}{f.ID, f.Name, f.Type, f.CreatedAt, codes})
+	writeJSON(w, http.StatusOK, confirmResponse{ID: f.ID, Name: f.Name, Type: f.Type, CreatedAt: f.CreatedAt, RecoveryCodes: codes})
 }

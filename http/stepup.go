@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/identsphere/mfa"
 )
 
 // Step-up: before a sensitive action (changing the password, the email
@@ -20,19 +18,11 @@ import (
 // "…"}: it answers {"verified_at": "<RFC 3339>"} after Config.SteppedUp
 // recorded the verification.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
-	ctx, userID, ok := h.begin(w, r)
+	ctx, userID, cred, ok := h.beginCheck(w, r)
 	if !ok {
 		return
 	}
-	var req credentialFields
-	if !h.decode(w, r, &req, false) {
-		return
-	}
-	cred, err := req.credential()
-	var v mfa.Verification
-	if err == nil {
-		v, err = h.cfg.Service.Verify(ctx, userID, cred)
-	}
+	v, err := h.cfg.Service.Verify(ctx, userID, cred)
 	if err == nil && h.cfg.SteppedUp != nil {
 		if herr := h.cfg.SteppedUp(w, r, v); herr != nil {
 			err = fmt.Errorf("mfahttp: SteppedUp: %w", herr)
