@@ -12,8 +12,9 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// MaxBodyBytes is the largest request body the handlers read.
-const MaxBodyBytes = 4 << 10
+// maxBodyBytes is the largest request body the handlers read (the
+// contract's 4 KiB).
+const maxBodyBytes = 4 << 10
 
 // Error codes of the JSON error envelope
 // {"error": {"code": "…", "message": "…"}}.
@@ -36,7 +37,7 @@ type errBody string
 func (e errBody) Error() string { return string(e) }
 
 // decode reads the JSON body of r into dst strictly: Content-Type
-// application/json, at most MaxBodyBytes of one JSON object whose member
+// application/json, at most maxBodyBytes of one JSON object whose member
 // names match dst's fields exactly, none unknown and none given twice,
 // and nothing after it. An empty body is allowed when allowEmpty is set and
 // leaves dst as it is.
@@ -45,11 +46,11 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) er
 	if err != nil || mediaType != "application/json" {
 		return errBody("Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return errBody("request body exceeds " + strconv.Itoa(MaxBodyBytes) + " bytes")
+		return errBody("request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes")
 	case err != nil:
 		return errBody("request body could not be read")
 	case len(body) == 0 && allowEmpty:
