@@ -157,7 +157,7 @@ func runUnlock(ctx context.Context, a *app, args []string) error {
 	case !st.LockedUntil.IsZero():
 		last = "last lockout ended " + timestamp(st.LockedUntil)
 	}
-	fmt.Fprintf(a.stdout, "unlocked %q; before: %d failures, %d lockouts in a row, %s\n", user, st.Failures, st.Lockouts, last)
+	fmt.Fprintf(a.stdout, "unlocked %q (it had failures %d, lockouts %d, %s)\n", user, st.Failures, st.Lockouts, last)
 	return nil
 }
 
@@ -189,7 +189,7 @@ func runDelete(ctx context.Context, a *app, args []string) error {
 	if st.Enabled {
 		enabled = "MFA enabled"
 	}
-	fmt.Fprintf(a.stdout, "deleted the MFA state of %q (%s): %d active authenticators, %d pending, %d recovery codes, %d failures, %d lockouts, and any open login challenges\n",
+	fmt.Fprintf(a.stdout, "deleted the MFA state of %q: %s, active authenticators %d, pending %d, recovery codes %d, failures %d, lockouts %d, and any open login challenges\n",
 		user, enabled, active, len(st.Factors)-active, st.RecoveryCodes, st.Failures, st.Lockouts)
 	return nil
 }
