@@ -63,11 +63,12 @@ func runEvents(ctx context.Context, a *app, args []string) error {
 }
 
 // mergeByTime interleaves the two lists PendingEvents returns, each in
-// the outbox's order, by event time, the pending event first on a tie.
+// the outbox's order, by event time. On a tie the set-aside event goes
+// first: an event is set aside only when it is the oldest of its user's.
 func mergeByTime(pending, setAside []mfa.Event) []outboxEvent {
 	out := make([]outboxEvent, 0, len(pending)+len(setAside))
 	for len(pending) > 0 || len(setAside) > 0 {
-		if len(setAside) == 0 || (len(pending) > 0 && !setAside[0].Time.Before(pending[0].Time)) {
+		if len(setAside) == 0 || (len(pending) > 0 && pending[0].Time.Before(setAside[0].Time)) {
 			out = append(out, outboxEvent{Event: pending[0]})
 			pending = pending[1:]
 		} else {

@@ -311,3 +311,20 @@ func newKey(t *testing.T, id string) (ring *mfa.KeyRing, text, b64 string) {
 	b64 = base64.StdEncoding.EncodeToString(key)
 	return ring, id + ":" + b64, b64
 }
+
+// outboxRows returns every row of the outbox table but the payload, as
+// text: what a delivery attempt would change.
+func (d *database) outboxRows(t *testing.T) []string {
+	t.Helper()
+	rows, err := d.db.Query("SELECT seq, attempts, next_at, dead FROM " + d.prefix + "events ORDER BY seq")
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var seq, attempts, nextAt, dead int64
+		require.NoError(t, rows.Scan(&seq, &attempts, &nextAt, &dead))
+		out = append(out, fmt.Sprint(seq, attempts, nextAt, dead))
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
