@@ -49,6 +49,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A command is one entry of the command table.
@@ -160,7 +162,7 @@ func generalUsage() string {
 func (a *app) message(err error) string {
 	msg := err.Error()
 	for _, s := range a.secrets {
-		msg = strings.ReplaceAll(msg, s, "xxxxx")
+		msg = redact(msg, s)
 	}
 	var lines []string
 	for _, line := range strings.Split(msg, "\n") {
@@ -171,6 +173,35 @@ func (a *app) message(err error) string {
 	}
 	return strings.Join(lines, " ")
 }
+
+// redact replaces each occurrence of secret in msg that is not part of a
+// longer word, so that a short password ("mfa") leaves "mfactl" alone.
+func redact(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, secret)
+		if i < 0 {
+			break
+		}
+		end := i + len(secret)
+		before, _ := utf8.DecodeLastRuneInString(msg[:i])
+		after, _ := utf8.DecodeRuneInString(msg[end:])
+		b.WriteString(msg[:i])
+		if isWordRune(before) || isWordRune(after) {
+			b.WriteString(secret)
+		} else {
+			b.WriteString("xxxxx")
+		}
+		msg = msg[end:]
+	}
+	b.WriteString(msg)
+	return b.String()
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // newFlags returns the FlagSet of a command. It prints nothing: parse
 // returns its errors, and run prints them.

@@ -16,7 +16,10 @@ import (
 const defaultMaxLockouts = 20
 
 // openUser parses the flags of a command on one user, opens the database
-// and reads the user's state: an error when the user has none.
+// and reads the user's state: an error when the user has none. unlock and
+// delete act after this check, in an operation of their own; a user
+// enrolled or deleted in between does no harm, as Unlock and DeleteUser
+// of a user without state change nothing.
 func (a *app) openUser(ctx context.Context, fs *flag.FlagSet, dbf *dbFlags, args []string) (*database, string, mfa.State, error) {
 	rest, err := parse(fs, args, "USER")
 	if err != nil {
