@@ -44,14 +44,18 @@ func runReseal(ctx context.Context, a *app, args []string) error {
 	}
 	defer closeService(svc)
 
+	var last *mfa.ResealReport
 	rep, err := svc.Reseal(ctx, *batch, func(r mfa.ResealReport) {
-		fmt.Fprintf(a.stdout, "scanned %d, resealed %d\n", r.Scanned, r.Resealed)
+		if last == nil || r != *last { // the empty last batch repeats the counts
+			fmt.Fprintf(a.stdout, "scanned %d, resealed %d\n", r.Scanned, r.Resealed)
+		}
+		last = &r
 	})
 	if err != nil {
 		var keyErr *mfa.KeyError
 		switch {
 		case errors.As(err, &keyErr) && keyErr.Missing:
-			return fmt.Errorf("%w; add key %q to the ring behind the primary and run reseal again (%d scanned, %d resealed so far)", err, keyErr.KeyID, rep.Scanned, rep.Resealed)
+			return fmt.Errorf("%w; the ring must hold key %q too, behind the primary (%d scanned, %d resealed so far)", err, keyErr.KeyID, rep.Scanned, rep.Resealed)
 		case errors.Is(err, mfa.ErrPlaintextSecret):
 			return fmt.Errorf("%w; pass -allow-plaintext to re-seal it (%d scanned, %d resealed so far)", err, rep.Scanned, rep.Resealed)
 		}
