@@ -28,6 +28,7 @@ func TestUsage(t *testing.T) {
 		{"missing driver", []string{"status", "-dsn", "x.db", "alice"}, "missing -driver"},
 		{"unknown driver", []string{"status", "-driver", "oracle", "-dsn", "x", "alice"}, `unknown -driver "oracle"`},
 		{"missing dsn", []string{"unlock", "-driver", "postgres", "alice"}, "missing -dsn"},
+		{"bad prefix", append([]string{"status", "-prefix", "mfa;drop"}, append(db, "alice")...), `bad -prefix: sqlstore: TablePrefix "mfa;drop"`},
 		{"missing user", append([]string{"status"}, db...), "status: missing USER"},
 		{"extra argument", append(append([]string{"delete"}, db...), "alice", "bob"), `delete: unexpected argument "bob"`},
 		{"flag after the user", []string{"unlock", "alice", "-driver", "sqlite"}, `unlock: unexpected argument "-driver" (flags go before the arguments)`},

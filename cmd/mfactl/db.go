@@ -75,12 +75,7 @@ func (a *app) open(ctx context.Context, f *dbFlags, create bool) (*database, err
 	var err error
 	switch f.driver {
 	case "sqlite":
-		if !create {
-			if _, err := os.Stat(f.dsn); err != nil {
-				return nil, fmt.Errorf("sqlite database %s: %w (run mfactl migrate to create it)", f.dsn, errors.Unwrap(err))
-			}
-		}
-		db, err = sqlx.Open("sqlite", sqlstore.SQLiteDSN(f.dsn))
+		db, err = sqlx.Open("sqlite", sqlstore.SQLiteDSN(f.dsn)) // opens no file yet
 	case "postgres":
 		db, err = sqlx.Open("pgx", f.dsn)
 	case "mysql":
@@ -88,6 +83,17 @@ func (a *app) open(ctx context.Context, f *dbFlags, create bool) (*database, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bad -dsn for %s: %w", f.driver, err)
+	}
+	store, err := sqlstore.New(db, sqlstore.Config{TablePrefix: f.prefix, DisableOutbox: true})
+	if err != nil {
+		db.Close()
+		return nil, usagef("bad -prefix: %v", err) // the driver is one sqlstore knows
+	}
+	if f.driver == "sqlite" && !create {
+		if _, err := os.Stat(f.dsn); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite database %s: %w (run mfactl migrate to create it)", f.dsn, errors.Unwrap(err))
+		}
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
@@ -101,11 +107,6 @@ func (a *app) open(ctx context.Context, f *dbFlags, create bool) (*database, err
 			return nil, fmt.Errorf("opening sqlite database %s: %w", f.dsn, err)
 		}
 		return nil, fmt.Errorf("connecting to %s: %w", f.driver, err)
-	}
-	store, err := sqlstore.New(db, sqlstore.Config{TablePrefix: f.prefix, DisableOutbox: true})
-	if err != nil {
-		db.Close()
-		return nil, err
 	}
 	return &database{db: db, store: store, driver: f.driver, prefix: f.prefix}, nil
 }
