@@ -1,0 +1,145 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/mfatest"
+)
+
+// tailLine is one line of events tail.
+type tailLine struct {
+	ID       string        `json:"id"`
+	Type     mfa.EventType `json:"type"`
+	UserID   string        `json:"user_id"`
+	Time     time.Time     `json:"time"`
+	SetAside bool          `json:"set_aside"`
+}
+
+// TestEventsTail writes events with the outbox on and the sink down, sets
+// one aside after a failed delivery, and checks that events tail prints
+// exactly the waiting and set-aside events, marked, oldest first and in
+// each user's order, within -n; and that neither it nor any other command
+// delivered, retried or deleted one.
+func TestEventsTail(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			d := b.db(t)
+			d.migrate(t)
+			c := newCLI(t, d.flags)
+			keys, text, key64 := newKey(t, "k1")
+			c.secret(key64)
+			clock := mfatest.NewClock(start)
+			store := d.store(t, false)
+			svc := service(t, store, keys, clock, mfa.Throttle{})
+			alice, codes := enrol(t, svc, clock, "alice")
+			c.enrolment(alice, codes)
+			bob, codes := enrol(t, svc, clock, "bob")
+			c.enrolment(bob, codes)
+			_, err := svc.Verify(ctx, "alice", mfa.Credential{Code: wrongCode(alice, clock.Now())})
+			require.ErrorIs(t, err, mfa.ErrInvalidCode)
+			carol, err := svc.Setup(ctx, "carol", "")
+			require.NoError(t, err)
+			c.secret(carol.Secret)
+			closeService(svc)
+
+			// One failed delivery sets alice's oldest event aside.
+			var deadID string
+			_, err = store.RelayEvents(ctx, mfa.Relay{
+				Now:         start.Add(1000 * time.Hour),
+				Batch:       1,
+				Deliver:     func(context.Context, mfa.Event) error { return errors.New("sink down") },
+				MaxAttempts: 1,
+				Backoff:     func(int) time.Duration { return time.Hour },
+				SetAside:    func(e mfa.Event, _ error) { deadID = e.ID },
+			})
+			require.NoError(t, err)
+			pending, setAside, err := store.PendingEvents(ctx, 1000)
+			require.NoError(t, err)
+			require.Len(t, setAside, 1)
+			require.Equal(t, deadID, setAside[0].ID)
+			require.Len(t, pending, 5, "setup and enable of alice and bob, the failed check, carol's setup, less the one set aside")
+			outboxRows := d.outboxRows(t)
+
+			lines := tail(t, c.run(nil, "events tail", "-n", "100"))
+			require.Len(t, lines, len(pending)+len(setAside))
+			want := map[string]bool{deadID: true} // ID: set aside
+			for _, e := range pending {
+				want[e.ID] = false
+			}
+			perUser := map[string][]string{}
+			for i, l := range lines {
+				dead, found := want[l.ID]
+				if assert.True(t, found, "line %d: event %s is in the outbox", i, l.ID) {
+					assert.Equal(t, dead, l.SetAside, "line %d: set_aside", i)
+				}
+				delete(want, l.ID)
+				assert.NotEmpty(t, l.Type)
+				if i > 0 {
+					assert.False(t, l.Time.Before(lines[i-1].Time), "line %d: oldest first", i)
+				}
+				perUser[l.UserID] = append(perUser[l.UserID], l.ID)
+			}
+			// Each user's events in the outbox's order: the set-aside one
+			// (alice's first) leads.
+			wantPerUser := map[string][]string{"alice": {deadID}}
+			for _, e := range pending {
+				wantPerUser[e.UserID] = append(wantPerUser[e.UserID], e.ID)
+			}
+			assert.Equal(t, wantPerUser, perUser)
+
+			// -n bounds the events read, the oldest first; 20 by default.
+			firstPending, firstSetAside, err := store.PendingEvents(ctx, 3)
+			require.NoError(t, err)
+			lines = tail(t, c.run(nil, "events tail", "-n", "3"))
+			assert.ElementsMatch(t, append(eventIDs(firstPending), eventIDs(firstSetAside)...), lineIDs(lines))
+			assert.Len(t, tail(t, c.run(nil, "events tail")), 6)
+
+			// No command delivered, retried or deleted an event.
+			c.run(nil, "status", "alice")
+			c.run(nil, "unlock", "alice")
+			c.run([]string{"MFA_KEYS=" + text}, "reseal")
+			c.run(nil, "delete", "bob")
+			afterPending, afterSetAside, err := store.PendingEvents(ctx, 1000)
+			require.NoError(t, err)
+			assert.Equal(t, eventIDs(pending), eventIDs(afterPending))
+			assert.Equal(t, eventIDs(setAside), eventIDs(afterSetAside))
+			assert.Equal(t, outboxRows, d.outboxRows(t), "attempts and next attempt times are unchanged")
+		})
+	}
+}
+
+// tail parses the output of a successful events tail.
+func tail(t *testing.T, r result) []tailLine {
+	t.Helper()
+	out := ok(t, r)
+	assert.Empty(t, r.stderr)
+	var lines []tailLine
+	for _, text := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if text == "" {
+			continue
+		}
+		var l tailLine
+		require.NoError(t, json.Unmarshal([]byte(text), &l), "a JSON line: %s", text)
+		require.Contains(t, text, `"set_aside":`)
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func lineIDs(lines []tailLine) []string {
+	ids := []string{}
+	for _, l := range lines {
+		ids = append(ids, l.ID)
+	}
+	return ids
+}
