@@ -206,7 +206,7 @@ func backends() []backend {
 			rand.Read(b)
 			prefix := "cli" + hex.EncodeToString(b) + "_"
 			t.Cleanup(func() {
-				for _, table := range []string{"users", "factors", "recovery_codes", "tickets", "events", "schema_migrations"} {
+				for _, table := range []string{"users", "factors", "recovery_codes", "tickets", "events", "ceremonies", "schema_migrations"} {
 					db.Exec("DROP TABLE IF EXISTS " + prefix + table)
 				}
 			})
