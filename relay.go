@@ -37,10 +37,23 @@ type EventStore interface {
 	// Deliver, delivered or not: 0 when there was nothing to try.
 	RelayEvents(ctx context.Context, r Relay) (tried int, err error)
 
-	// PendingEvents returns up to limit events that wait for delivery, the
-	// oldest first, and those set aside after too many failed attempts,
-	// for an operator's view; it changes nothing.
-	PendingEvents(ctx context.Context, limit int) (pending, setAside []Event, err error)
+	// PendingEvents returns up to limit of the events it keeps, waiting
+	// for delivery or set aside, oldest first (in the order they were
+	// written), for an operator's view; it changes nothing.
+	PendingEvents(ctx context.Context, limit int) ([]StoredEvent, error)
+}
+
+// StoredEvent is an event an EventStore keeps until it is delivered.
+type StoredEvent struct {
+	Event
+	// Attempts is the number of failed deliveries so far.
+	Attempts int `json:"attempts"`
+	// NextAttempt is when it may be tried again; zero when it may be tried
+	// now.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// SetAside is set once Attempts reached the relay's MaxAttempts: it is
+	// kept for an operator, never tried again.
+	SetAside bool `json:"set_aside"`
 }
 
 // Relay is the argument of EventStore.RelayEvents.

@@ -243,31 +243,30 @@ func (s *Store) settle(ctx context.Context, tx *sqlx.Tx, r mfa.Relay, o deliveri
 }
 
 // PendingEvents implements mfa.EventStore with one SELECT.
-func (s *Store) PendingEvents(ctx context.Context, limit int) (pendingEvents, setAside []mfa.Event, err error) {
-	err = s.retry(ctx, func() error {
-		pendingEvents, setAside = nil, nil
-		rows, err := s.db.QueryContext(ctx, s.sql(`SELECT payload, dead FROM mfa_events ORDER BY seq LIMIT ?`), limit)
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]mfa.StoredEvent, error) {
+	var out []mfa.StoredEvent
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, s.sql(`SELECT payload, attempts, next_at, dead FROM mfa_events ORDER BY seq LIMIT ?`), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
+			var e mfa.StoredEvent
 			var payload string
+			var nextAt int64
 			var dead int
-			if err := rows.Scan(&payload, &dead); err != nil {
+			if err := rows.Scan(&payload, &e.Attempts, &nextAt, &dead); err != nil {
 				return err
 			}
-			var e mfa.Event
-			if err := json.Unmarshal([]byte(payload), &e); err != nil {
+			if err := json.Unmarshal([]byte(payload), &e.Event); err != nil {
 				return err
 			}
-			if dead == 1 {
-				setAside = append(setAside, e)
-			} else {
-				pendingEvents = append(pendingEvents, e)
-			}
+			e.NextAttempt, e.SetAside = fromMillis(nextAt), dead == 1
+			out = append(out, e)
 		}
 		return rows.Err()
 	})
-	return pendingEvents, setAside, s.wrap("pending events", err)
+	return out, s.wrap("pending events", err)
 }
