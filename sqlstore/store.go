@@ -917,7 +917,12 @@ func fromMillis(ms int64) time.Time {
 // readers never wait for the writer; a 10-second busy timeout, so that
 // writers queue instead of failing; and BEGIN IMMEDIATE, so that a
 // transaction takes the write lock up front instead of failing when it
-// upgrades.
+// upgrades. A path that carries parameters of its own ("file.db?mode=rwc")
+// keeps them.
 func SQLiteDSN(path string) string {
-	return path + "?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
 }

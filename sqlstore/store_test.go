@@ -300,3 +300,8 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 	require.NoError(t, err)
 	return code
 }
+
+func TestSQLiteDSN(t *testing.T) {
+	assert.Equal(t, "app.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate", sqlstore.SQLiteDSN("app.db"))
+	assert.Equal(t, "file:app.db?mode=rwc&_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate", sqlstore.SQLiteDSN("file:app.db?mode=rwc"))
+}
