@@ -234,18 +234,21 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 
 	enable := code(t, secret, 0)
 	statuses := make([]int, 16)
+	errs := make([]error, 16)
 	var wg sync.WaitGroup
 	for i := range statuses {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := []*client{ca, cb}[i%2]
-			statuses[i] = c.post("/v1/auth/mfa/enable", map[string]string{"code": enable}).status
+			r, err := c.postAsync("/v1/auth/mfa/enable", map[string]string{"code": enable})
+			statuses[i], errs[i] = r.status, err
 		}()
 	}
 	wg.Wait()
 	ok := 0
-	for _, s := range statuses {
+	for i, s := range statuses {
+		require.NoError(t, errs[i])
 		if s == 200 {
 			ok++
 		} else {
