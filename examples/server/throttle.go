@@ -216,11 +216,15 @@ func (t *loginThrottle) releaseAddress(ctx context.Context, address string) erro
 }
 
 // addressKey is what a client address counts under: an IPv4 address as it
-// is, an IPv6 address by its /64 prefix.
+// is (also when a dual-stack listener reports it IPv4-mapped), an IPv6
+// address by its /64 prefix.
 func addressKey(ip string) string {
 	addr := net.ParseIP(ip)
-	if addr == nil || addr.To4() != nil {
+	if addr == nil {
 		return ip
+	}
+	if v4 := addr.To4(); v4 != nil {
+		return v4.String()
 	}
 	prefix := &net.IPNet{IP: addr.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}
 	return prefix.String()
