@@ -88,6 +88,7 @@ async function showFactors() {
     const remove = Object.assign(document.createElement("button"), {
       type: "button", className: "secondary remove-factor", textContent: "Remove",
     });
+    remove.setAttribute("aria-label", "Remove " + f.name);
     remove.addEventListener("click", () => askRemoval(f));
     li.replaceChildren(name, meta, remove);
     return li;
