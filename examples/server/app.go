@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/crypto/bcrypt"
@@ -22,32 +20,47 @@ import (
 	mfahttp "github.com/identsphere/mfa/http"
 )
 
-// sessionCookie is the name of the session cookie; the same token works as
-// "Authorization: Bearer <token>".
 const (
-	sessionCookie = "identsphere_at"
-	sessionTTL    = 12 * time.Hour
-	minPassword   = 8
+	// minPassword is the shortest password, in characters; bcrypt reads
+	// no more than maxPasswordBytes.
+	minPassword      = 8
+	maxPasswordBytes = 72
+	// stepUpWindow is how recent the session's last MFA verification must
+	// be for a sensitive action (a password change) of a user with MFA.
+	stepUpWindow = 5 * time.Minute
 )
 
 // app is the host: it owns users and sessions; the library owns MFA.
 type app struct {
-	db     *sqlx.DB
-	mfa    *mfa.Service
-	mfaAPI *mfahttp.Handler
-	logger *slog.Logger
-	issuer string
+	db       *sqlx.DB
+	mfa      *mfa.Service
+	mfaAPI   *mfahttp.Handler
+	throttle *loginThrottle
+	logger   *slog.Logger
+	issuer   string
+	// origins are the origins and host names the app serves (-origin).
+	origins *origins
+	// secureCookies sets the Secure attribute of the session cookie
+	// (-secure).
+	secureCookies bool
+	// authenticate resolves the request's session cookie or bearer token.
+	authenticate mfahttp.Authenticator
+	// now is the clock of sessions and of the login throttle.
+	now func() time.Time
 	// dummyHash makes a login for an unknown email cost one bcrypt
 	// comparison too, so response times do not tell which emails exist.
 	dummyHash []byte
 }
 
+// openApp opens the database and builds the app on it.
 func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Logger) (*app, error) {
-	db, store, err := openDatabase(ctx, cfg.driver, cfg.dsn)
+	db, store, err := openDatabase(ctx, cfg.driver, cfg.dsn, logger)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{db: db, logger: logger, issuer: cfg.issuer}
+	a := &app{db: db, logger: logger, issuer: cfg.issuer, origins: cfg.origins, secureCookies: cfg.secure, now: time.Now}
+	a.throttle = newLoginThrottle(db, a.now)
+	a.authenticate = mfahttp.CookieOrBearer(sessionCookie, a.sessionUser)
 	a.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
 	a.mfa, err = mfa.New(mfa.Config{
 		Issuer:  cfg.issuer,
@@ -62,8 +75,11 @@ func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Lo
 	}
 	a.mfaAPI, err = mfahttp.New(mfahttp.Config{
 		Service:       a.mfa,
-		Authenticate:  mfahttp.CookieOrBearer(sessionCookie, a.sessionUser),
+		Authenticate:  a.authenticate,
 		CompleteLogin: a.completeChallenge,
+		SteppedUp:     a.steppedUp,
+		VerifiedAt:    a.verifiedAt,
+		OnChange:      a.mfaChanged,
 		Logger:        logger,
 	})
 	if err != nil {
@@ -82,16 +98,23 @@ func (a *app) close(ctx context.Context) error {
 	return err
 }
 
+// routes returns the app's handler: its pages and JSON endpoints, the
+// library's endpoints under /v1/auth/mfa, and around them the Host and
+// Origin guard, the security headers and a JSON 500 for panics.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.page)
-	mux.Handle("GET /static/", http.FileServerFS(staticFiles))
-	mux.HandleFunc("POST /v1/auth/signup", a.signup)
-	mux.HandleFunc("POST /v1/auth/login", a.login)
-	mux.HandleFunc("POST /v1/auth/logout", a.logout)
-	mux.HandleFunc("GET /v1/auth/me", a.me)
+	host := hostRoutes{mux}
+	host.handle(http.MethodGet, "/{$}", http.HandlerFunc(a.page))
+	host.handle(http.MethodGet, "/static/", staticFiles(webStatic, "/static/"))
+	host.handle(http.MethodPost, "/v1/auth/signup", http.HandlerFunc(a.signup))
+	host.handle(http.MethodPost, "/v1/auth/login", http.HandlerFunc(a.login))
+	host.handle(http.MethodPost, "/v1/auth/logout", http.HandlerFunc(a.logout))
+	host.handle(http.MethodGet, "/v1/auth/me", http.HandlerFunc(a.me))
+	stepUp := a.mfaAPI.RequireStepUp(mfahttp.StepUp{Within: stepUpWindow})
+	host.handle(http.MethodPost, "/v1/auth/password", stepUp(http.HandlerFunc(a.changePassword)))
+	host.notFound()
 	a.mfaAPI.Mount(mux, "/v1/auth/mfa") // the library, through its public API only
-	return securityHeaders(sameOrigin(mux))
+	return recoverJSON(a.logger, securityHeaders(a.origins.guard(a.logger, mux)))
 }
 
 type credentials struct {
@@ -108,12 +131,12 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, ok := normalEmail(req.Email)
-	switch {
-	case !ok:
+	if !ok {
 		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "email is not a valid address")
 		return
-	case len(req.Password) < minPassword || len(req.Password) > 72:
-		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "password must be 8 to 72 characters")
+	}
+	if problem := passwordProblem("password", req.Password); problem != "" {
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, problem)
 		return
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), bcrypt.DefaultCost)
@@ -123,7 +146,7 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	userID := "u_" + randomHex(12)
 	_, err = a.db.ExecContext(r.Context(), a.db.Rebind(`INSERT INTO demo_users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`),
-		userID, email, string(hash), time.Now().Unix())
+		userID, email, string(hash), a.now().Unix())
 	if err != nil {
 		if _, lookupErr := a.userByEmail(r.Context(), email); lookupErr == nil {
 			writeError(w, http.StatusConflict, mfahttp.CodeConflict, "email is already registered")
@@ -135,35 +158,44 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"user_id": userID})
 }
 
-// login checks the password. Without MFA it issues the session; with MFA
-// it answers {"status": "mfa_required", "mfa_token"} and no session until
-// POST /v1/auth/mfa/challenge succeeds.
+// login checks the password, throttled per account and per client address
+// (throttle.go). Without MFA it issues the session; with MFA it answers
+// {"status": "mfa_required", "mfa_token"} and no session until POST
+// /v1/auth/mfa/challenge succeeds. A failure is logged, without the
+// password.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	var req credentials
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, err.Error())
 		return
 	}
-	email, _ := normalEmail(req.Email)
-	u, err := a.userByEmail(r.Context(), email)
-	hash := a.dummyHash
-	if err == nil {
-		hash = []byte(u.PasswordHash)
-	} else if !errors.Is(err, sql.ErrNoRows) {
+	ctx := r.Context()
+	email, _ := normalEmail(req.Email) // "" when no account can have it
+	attempt, ok := a.reserveLogin(w, r, email)
+	if !ok {
+		return
+	}
+	u, err := a.userByEmail(ctx, email)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		a.internal(w, r, err)
 		return
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil {
+	if !a.passwordMatches(u, err == nil, req.Password) {
+		a.logger.WarnContext(ctx, "login failed", "email", email, "known_email", err == nil, "ip", clientIP(r))
 		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "wrong email or password")
 		return
 	}
-	status, err := a.mfa.Status(r.Context(), u.ID)
+	if err := attempt.succeeded(ctx); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	status, err := a.mfa.Status(ctx, u.ID)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
 	if status.Enabled {
-		token, err := a.mfa.StartChallenge(r.Context(), u.ID)
+		token, err := a.mfa.StartChallenge(ctx, u.ID)
 		if err != nil {
 			a.internal(w, r, err)
 			return
@@ -171,36 +203,111 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "mfa_required", "mfa_token": token})
 		return
 	}
-	a.completeLogin(w, r, u.ID)
+	a.startSession(w, r, u.ID, time.Time{})
 }
 
-// completeChallenge is mfahttp's CompleteLogin: the user passed the login
-// challenge.
-func (a *app) completeChallenge(w http.ResponseWriter, r *http.Request, v mfa.Verification) {
-	a.completeLogin(w, r, v.UserID)
+// reserveLogin takes an attempt of the login throttle for email from the
+// request's client address. When there is none left it answers 429 with
+// Retry-After and returns false.
+func (a *app) reserveLogin(w http.ResponseWriter, r *http.Request, email string) (*loginAttempt, bool) {
+	attempt, wait, reason, err := a.throttle.reserve(r.Context(), email, clientIP(r))
+	switch {
+	case err != nil:
+		a.internal(w, r, err)
+		return nil, false
+	case wait > 0:
+		secs := strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)
+		a.logger.WarnContext(r.Context(), "login throttled", "email", email, "ip", clientIP(r), "limit", reason, "retry_after", secs)
+		w.Header().Set("Retry-After", secs)
+		writeError(w, http.StatusTooManyRequests, mfahttp.CodeRateLimited, "too many failed sign-in attempts; retry in "+secs+" seconds")
+		return nil, false
+	}
+	return attempt, true
 }
 
-// completeLogin issues a session: the cookie, and the same token in the
-// body for API clients.
-func (a *app) completeLogin(w http.ResponseWriter, r *http.Request, userID string) {
-	token := randomToken()
-	expires := time.Now().Add(sessionTTL)
-	_, err := a.db.ExecContext(r.Context(), a.db.Rebind(`INSERT INTO demo_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)`),
-		tokenHash(token), userID, expires.Unix())
+// passwordMatches compares password with u's hash, or with a dummy hash
+// when there is no such user (known false), so that both cost the same.
+func (a *app) passwordMatches(u user, known bool, password string) bool {
+	hash := a.dummyHash
+	if known {
+		hash = []byte(u.PasswordHash)
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+}
+
+// changePassword serves POST /v1/auth/password {"current_password",
+// "new_password"}, behind RequireStepUp: a user with MFA must have
+// verified it within stepUpWindow (403 mfa_step_up_required otherwise).
+// 400 when a field is missing or new_password is too short; 401 when
+// current_password is wrong. A wrong current_password counts as a failed
+// login of the account (and of the client address): whoever holds a stolen
+// session may not guess the password any faster than at the login form,
+// and five wrong guesses lock sign-in and this endpoint alike (429). On
+// success every other session of the user ends; this one goes on.
+func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	userID, err := a.authenticate(r)
+	if err != nil {
+		a.authFailed(w, r, err)
+		return
+	}
+	var req struct {
+		CurrentPassword *string `json:"current_password"`
+		NewPassword     *string `json:"new_password"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, err.Error())
+		return
+	}
+	switch {
+	case req.CurrentPassword == nil:
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "current_password is required")
+		return
+	case req.NewPassword == nil:
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, "new_password is required")
+		return
+	}
+	if problem := passwordProblem("new_password", *req.NewPassword); problem != "" {
+		writeError(w, http.StatusBadRequest, mfahttp.CodeInvalidInput, problem)
+		return
+	}
+	u, err := a.userByID(ctx, userID)
+	if errors.Is(err, sql.ErrNoRows) { // deleted since the step-up check
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		return
+	} else if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	attempt, ok := a.reserveLogin(w, r, u.Email)
+	if !ok {
+		return
+	}
+	if !a.passwordMatches(u, true, *req.CurrentPassword) {
+		a.logger.WarnContext(ctx, "password change refused: wrong current password", "user_id", userID, "ip", clientIP(r))
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "current_password is wrong")
+		return
+	}
+	if err := attempt.succeeded(ctx); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(*req.NewPassword), bcrypt.DefaultCost)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
-		Value:    token,
-		Path:     "/",
-		Expires:  expires,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Secure:   !plainLoopback(r),
-	})
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "access_token": token})
+	if _, err := a.db.ExecContext(ctx, a.db.Rebind(`UPDATE demo_users SET password_hash = ? WHERE id = ?`), string(hash), userID); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	ended, err := a.endOtherSessions(r, userID)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	a.logger.InfoContext(ctx, "password changed; ended the user's other sessions", "user_id", userID, "sessions", ended)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "password_changed"})
 }
 
 // logout ends the session of the cookie or bearer token.
@@ -211,34 +318,36 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: !plainLoopback(r)})
+	a.setSessionCookie(w, "", time.Time{})
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged_out"})
 }
 
 // me: 200 {"user_id", "email"} for the session's user, 401 without one.
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
-	userID, err := mfahttp.CookieOrBearer(sessionCookie, a.sessionUser)(r)
+	userID, err := a.authenticate(r)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		a.authFailed(w, r, err)
 		return
 	}
 	email, err := a.email(r.Context(), userID)
-	if err != nil {
+	if errors.Is(err, mfa.ErrUserNotFound) {
 		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		return
+	} else if err != nil {
+		a.internal(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"user_id": userID, "email": email})
 }
 
-// sessionUser resolves a session token for mfahttp.CookieOrBearer.
-func (a *app) sessionUser(ctx context.Context, token string) (string, error) {
-	var userID string
-	err := a.db.GetContext(ctx, &userID, a.db.Rebind(`SELECT user_id FROM demo_sessions WHERE token_hash = ? AND expires_at > ?`),
-		tokenHash(token), time.Now().Unix())
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", mfahttp.ErrUnauthenticated
+// authFailed answers an error of a.authenticate: 401 for no valid session,
+// 500 when the session could not be looked up.
+func (a *app) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, mfahttp.ErrUnauthenticated) {
+		writeError(w, http.StatusUnauthorized, mfahttp.CodeAuthenticationRequired, "authentication required")
+		return
 	}
-	return userID, err
+	a.internal(w, r, err)
 }
 
 // email is mfa.Config.Account: the user's email, or mfa.ErrUserNotFound.
@@ -253,62 +362,50 @@ func (a *app) email(ctx context.Context, userID string) (string, error) {
 
 type user struct {
 	ID           string `db:"id"`
+	Email        string `db:"email"`
 	PasswordHash string `db:"password_hash"`
 }
 
 func (a *app) userByEmail(ctx context.Context, email string) (user, error) {
 	var u user
-	err := a.db.GetContext(ctx, &u, a.db.Rebind(`SELECT id, password_hash FROM demo_users WHERE email = ?`), email)
+	err := a.db.GetContext(ctx, &u, a.db.Rebind(`SELECT id, email, password_hash FROM demo_users WHERE email = ?`), email)
 	return u, err
 }
 
+func (a *app) userByID(ctx context.Context, id string) (user, error) {
+	var u user
+	err := a.db.GetContext(ctx, &u, a.db.Rebind(`SELECT id, email, password_hash FROM demo_users WHERE id = ?`), id)
+	return u, err
+}
+
+// internal answers 500 and logs the error, which the client never sees.
 func (a *app) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, mfahttp.CodeInternalError, "internal error")
 }
 
-// sameOrigin refuses state-changing requests whose Origin header names
-// another site. With the JSON-only API (a cross-site form cannot send
-// application/json without a CORS preflight, which this server never
-// grants) and SameSite=Lax cookies, it makes cookie-authenticated changes
-// CSRF-safe.
-func sameOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host && origin != "https://"+r.Host {
-				writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// plainLoopback reports a plain-HTTP request to a loopback address, the
-// one case where the session cookie may go without Secure.
-func plainLoopback(r *http.Request) bool {
-	if r.TLS != nil {
-		return false
+// passwordProblem says what is wrong with a new password given in field,
+// "" if nothing: at least minPassword characters, at most
+// maxPasswordBytes bytes.
+func passwordProblem(field, password string) string {
+	switch {
+	case utf8.RuneCountInString(password) < minPassword:
+		return field + " must be at least " + strconv.Itoa(minPassword) + " characters"
+	case len(password) > maxPasswordBytes:
+		return field + " must be at most " + strconv.Itoa(maxPasswordBytes) + " bytes (bcrypt reads no more)"
 	}
-	host, _, err := net.SplitHostPort(r.Host)
+	return ""
+}
+
+// clientIP is the address the request came from. The demo trusts no
+// proxy header; behind a proxy, read the header your proxy sets (and only
+// that proxy may set).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = r.Host
+		return r.RemoteAddr
 	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host
 }
 
 // normalEmail returns the lower-cased address when s is a bare email
@@ -320,21 +417,4 @@ func normalEmail(s string) (string, bool) {
 		return "", false
 	}
 	return strings.ToLower(s), true
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"database/sql"
 	"net/http"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -204,8 +206,8 @@ func TestHTTPContract(t *testing.T) {
 
 // TestTwoInstancesOnPostgres runs two servers on one PostgreSQL database,
 // as two replicas behind a load balancer: sessions, tokens and used time
-// steps are shared, and 16 concurrent enables split over both give exactly
-// one 200.
+// steps are shared, 16 concurrent enables split over both give exactly
+// one 200, and the password-login throttle counts the failures on both.
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	dsn := os.Getenv("MFA_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -234,18 +236,21 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 
 	enable := code(t, secret, 0)
 	statuses := make([]int, 16)
+	errs := make([]error, 16)
 	var wg sync.WaitGroup
 	for i := range statuses {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := []*client{ca, cb}[i%2]
-			statuses[i] = c.post("/v1/auth/mfa/enable", map[string]string{"code": enable}).status
+			r, err := c.postAsync("/v1/auth/mfa/enable", map[string]string{"code": enable})
+			statuses[i], errs[i] = r.status, err
 		}()
 	}
 	wg.Wait()
 	ok := 0
-	for _, s := range statuses {
+	for i, s := range statuses {
+		require.NoError(t, errs[i])
 		if s == 200 {
 			ok++
 		} else {
@@ -260,6 +265,46 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	want(t, newClient(t, b.URL).post("/v1/auth/mfa/challenge", map[string]string{"mfa_token": r.body["mfa_token"].(string), "code": next}), 200, "")
 	r = newClient(t, b.URL).post("/v1/auth/login", map[string]string{"email": email, "password": password})
 	want(t, newClient(t, a.URL).post("/v1/auth/mfa/challenge", map[string]string{"mfa_token": r.body["mfa_token"].(string), "code": next}), 401, "authentication_required")
+
+	// Failed logins on A and B count together: five lock the account on
+	// both, even for the right password. The client address is new to
+	// the database, which outlives the test, so that earlier runs do not
+	// count towards its limit.
+	from := randomLoopback(t)
+	clients := []*client{newClientFrom(t, a.URL, from), newClientFrom(t, b.URL, from)}
+	victim := uniqueEmail("replica-throttle")
+	want(t, clients[0].post("/v1/auth/signup", map[string]string{"email": victim, "password": password}), 201, "")
+	failFive := func() {
+		t.Helper()
+		for i := range 5 {
+			want(t, clients[i%2].login(victim, "wrong password"), 401, "authentication_required")
+		}
+	}
+	failFive()
+	for _, c := range clients {
+		r := c.login(victim, password)
+		want(t, r, 429, "rate_limited")
+		assert.LessOrEqual(t, retryAfter(t, r), 30, "the first lockout lasts 30 s")
+	}
+
+	// The next lockout lasts twice as long. Moving the lockout's start 30
+	// seconds into the past stands in for waiting it out.
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	res, err := db.Exec(`UPDATE demo_login_accounts SET locked_at = locked_at - 30000 WHERE email = $1`, victim)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	failFive()
+	for _, c := range clients {
+		r := c.login(victim, password)
+		want(t, r, 429, "rate_limited")
+		wait := retryAfter(t, r)
+		assert.Greater(t, wait, 30, "the second lockout doubles")
+		assert.LessOrEqual(t, wait, 60)
+	}
 }
 
 func decodeQR(t *testing.T, dataURL string) string {

@@ -3,14 +3,18 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +25,9 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/identsphere/mfa/sqlstore"
 )
 
 // The end-to-end tests build the real binary and run it as a user would.
@@ -51,7 +58,9 @@ func serverBinary(t *testing.T) string {
 
 // server is a running instance of the demo.
 type server struct {
-	URL  string
+	URL string
+	// Dir is the working folder: mfa-demo.db and mfa-demo.key are there.
+	Dir  string
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
@@ -83,7 +92,7 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{Dir: dir, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.logs
 	require.NoError(t, cmd.Start())
 	urls := make(chan string, 1)
@@ -138,6 +147,26 @@ func newClient(t *testing.T, base string) *client {
 	return &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
 }
 
+// newClientFrom is newClient whose connections come from the loopback
+// address ip (any of 127.0.0.0/8 on Linux), so that the server sees a
+// client address of its own.
+func newClientFrom(t *testing.T, base string, ip net.IP) *client {
+	c := newClient(t, base)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}
+	c.http.Transport = &http.Transport{DialContext: dialer.DialContext}
+	return c
+}
+
+// randomLoopback returns a random address of 127.0.0.0/8 other than
+// 127.0.0.1: a client address no earlier test run used, for tests whose
+// per-address counts live in a database that outlives them.
+func randomLoopback(t *testing.T) net.IP {
+	b := make([]byte, 3)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return net.IPv4(127, b[0], b[1], b[2]|2)
+}
+
 type reply struct {
 	status int
 	header http.Header
@@ -160,20 +189,65 @@ func (c *client) do(method, path string, body any) reply {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.send(req)
+}
+
+// raw sends a body exactly as given (JSON or not), with Content-Type
+// application/json.
+func (c *client) raw(method, path, body string) reply {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	require.NoError(c.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	return c.send(req)
+}
+
+// send sends req, adding the client's bearer token, and checks the
+// exchange against docs/openapi.yaml (checkContract).
+func (c *client) send(req *http.Request) reply {
+	c.t.Helper()
+	r, err := c.exchange(req)
+	require.NoError(c.t, err)
+	return r
+}
+
+// exchange is send for goroutines other than the test's: it returns its
+// error instead of ending the test (checkContract only reports).
+func (c *client) exchange(req *http.Request) (reply, error) {
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
 	res, err := c.http.Do(req)
-	require.NoError(c.t, err)
+	if err != nil {
+		return reply{}, err
+	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(c.t, err)
+	if err != nil {
+		return reply{}, err
+	}
 	checkContract(c.t, res, raw)
 	r := reply{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		require.NoError(c.t, json.Unmarshal(raw, &r.body), string(raw))
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			return r, fmt.Errorf("%v: %s", err, raw)
+		}
 	}
-	return r
+	return r, nil
+}
+
+// postAsync is post for goroutines other than the test's.
+func (c *client) postAsync(path string, body any) (reply, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return reply{}, err
+	}
+	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.exchange(req)
 }
 
 func (c *client) post(path string, body any) reply {
@@ -231,4 +305,49 @@ func (c *client) enrol() (string, []string) {
 		codes = append(codes, v.(string))
 	}
 	return secret, codes
+}
+
+// database opens the SQLite database of a server started on its default
+// driver, for tests that look at what the server stored or that stand in
+// for time passing by moving a lockout into the past. SQLite's write-ahead
+// log lets both processes use the file at once.
+func (s *server) database(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(filepath.Join(s.Dir, "mfa-demo.db")))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// login signs in with email and password and returns the reply.
+func (c *client) login(email, pw string) reply {
+	c.t.Helper()
+	return c.post("/v1/auth/login", map[string]string{"email": email, "password": pw})
+}
+
+// userID returns the ID of the client's user (GET /v1/auth/me).
+func (c *client) userID() string {
+	c.t.Helper()
+	r := c.do(http.MethodGet, "/v1/auth/me", nil)
+	want(c.t, r, 200, "")
+	return r.body["user_id"].(string)
+}
+
+// errorMessage returns the message of an error reply.
+func errorMessage(t *testing.T, r reply) string {
+	t.Helper()
+	e, ok := r.body["error"].(map[string]any)
+	require.True(t, ok, r.raw)
+	return e["message"].(string)
+}
+
+// retryAfter returns the Retry-After header of a reply in seconds,
+// requiring it to be a positive whole number.
+func retryAfter(t *testing.T, r reply) int {
+	t.Helper()
+	v := r.header.Get("Retry-After")
+	require.Regexp(t, `^[1-9][0-9]*$`, v, "Retry-After in whole seconds")
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err)
+	return n
 }

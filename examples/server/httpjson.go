@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -66,16 +65,4 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, struct {
 		Error body `json:"error"`
 	}{body{code, message}})
-}
-
-// sessionToken returns the token of the session cookie or, without one,
-// of an "Authorization: Bearer" header; "" when the request has neither.
-func sessionToken(r *http.Request) string {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		return c.Value
-	}
-	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
 }

@@ -10,8 +10,8 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-// staticFiles serves web/static under /static/.
-var staticFiles = mustSub(webFiles, "web")
+// webStatic holds the files served under /static/.
+var webStatic = mustSub(webFiles, "web/static")
 
 var pageTemplate = template.Must(template.ParseFS(webFiles, "web/index.html"))
 

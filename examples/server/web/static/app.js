@@ -10,7 +10,9 @@ const errorText = {
   rate_limited: "Too many failed attempts.",
   conflict: null,
   invalid_input: null,
-  not_found: "Your account no longer exists.",
+  not_found: null,
+  mfa_step_up_required: "Confirm it is you with a code first.",
+  forbidden: "This page is not allowed to make that request.",
   internal_error: "Something went wrong on our side. Please try again.",
 };
 
@@ -49,19 +51,77 @@ async function guarded(fn) {
   try { say(""); await fn(); } catch (e) { say(e.message); }
 }
 
+// credential is the body for a code the user typed: a TOTP code (6 to 8
+// digits) or else a recovery code.
+function credential(value) {
+  value = value.trim();
+  return /^[0-9]{6,8}$/.test(value) ? { code: value } : { recovery_code: value };
+}
+
+// updateStatus shows the MFA status and the recovery codes left, which
+// every check with a recovery code changes, and returns it.
+async function updateStatus() {
+  const st = await api("GET", "/v1/auth/mfa/");
+  $("status-text").textContent = st.mfa_enabled
+    ? "Two-factor authentication is on. Recovery codes left: " + st.recovery_codes_remaining + "."
+    : "Two-factor authentication is off.";
+  return st;
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "never";
+}
+
+// showFactors lists the user's authenticators: name, added, last used,
+// and a Remove button each.
+async function showFactors() {
+  const res = await api("GET", "/v1/auth/mfa/factors");
+  const items = res.factors.map((f) => {
+    const li = document.createElement("li");
+    li.className = "factor";
+    li.dataset.id = f.id;
+    const name = Object.assign(document.createElement("strong"), { className: "factor-name", textContent: f.name });
+    const meta = Object.assign(document.createElement("small"), {
+      className: "factor-meta",
+      textContent: "Added " + when(f.created_at) + " · last used " + when(f.last_used_at),
+    });
+    const remove = Object.assign(document.createElement("button"), {
+      type: "button", className: "secondary remove-factor", textContent: "Remove",
+    });
+    remove.setAttribute("aria-label", "Remove " + f.name);
+    remove.addEventListener("click", () => askRemoval(f));
+    li.replaceChildren(name, meta, remove);
+    return li;
+  });
+  $("factor-list").replaceChildren(...items);
+}
+
+let removing = null; // the authenticator the remove form is about
+
+function askRemoval(f) {
+  removing = f;
+  $("remove-prompt").textContent = "Remove \u201c" + f.name + "\u201d? Confirm with a code.";
+  $("remove-code").value = "";
+  $("remove-form").hidden = false;
+  $("remove-code").focus();
+}
+
 // Start: the account page when there is a session, else sign in.
 async function refresh() {
   let me;
   try { me = await api("GET", "/v1/auth/me"); } catch (_) { show("signin-view"); return; }
   $("account-email").textContent = me.email;
-  const st = await api("GET", "/v1/auth/mfa/");
-  $("status-text").textContent = st.mfa_enabled
-    ? "Two-factor authentication is on. Recovery codes left: " + st.recovery_codes_remaining + "."
-    : "Two-factor authentication is off.";
+  const st = await updateStatus();
   $("enrol-start").hidden = st.mfa_enabled;
   $("manage").hidden = !st.mfa_enabled;
   $("enrol").hidden = true;
   $("codes").hidden = true;
+  $("factor-enrol").hidden = true;
+  $("remove-form").hidden = true;
+  $("add-factor-form").hidden = false;
+  $("password-section").hidden = false;
+  $("stepup-form").hidden = true;
+  if (st.mfa_enabled) await showFactors();
   show("account-view");
 }
 
@@ -86,6 +146,7 @@ function showCodes(codes) {
   $("enrol").hidden = true;
   $("enrol-start").hidden = true;
   $("manage").hidden = true;
+  $("password-section").hidden = true;
   $("codes").hidden = false;
   $("copy-btn").focus();
 }
@@ -137,6 +198,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("qr").src = enr.qr_code;
     $("secret").textContent = enr.secret;
     $("enrol-start").hidden = true;
+    $("password-section").hidden = true; // one thing at a time
     $("enrol").hidden = false;
     $("enable-code").focus();
   }));
@@ -180,13 +242,109 @@ document.addEventListener("DOMContentLoaded", () => {
   $("disable-form").addEventListener("submit", (e) => {
     e.preventDefault();
     guarded(async () => {
-      const value = $("disable-code").value.trim();
-      const body = /^[0-9]{6,8}$/.test(value) ? { code: value } : { recovery_code: value };
-      await api("POST", "/v1/auth/mfa/disable", body);
+      await api("POST", "/v1/auth/mfa/disable", credential($("disable-code").value));
       $("disable-code").value = "";
       await refresh();
       say("Two-factor authentication is off.", true);
     });
+  });
+
+  // Adding an authenticator: a name and a credential of an existing one
+  // (or a recovery code), then the new one's QR code and its first code.
+  let adding = null; // the pending authenticator
+  $("add-factor-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      const body = Object.assign({ name: $("factor-name").value.trim() }, credential($("factor-cred").value));
+      try {
+        adding = await api("POST", "/v1/auth/mfa/factors", body);
+      } finally {
+        await updateStatus(); // a recovery code may have been used up
+      }
+      $("factor-cred").value = "";
+      $("factor-qr").src = adding.qr_code;
+      $("factor-secret").textContent = adding.secret;
+      $("factor-code").value = "";
+      $("add-factor-form").hidden = true;
+      $("factor-enrol").hidden = false;
+      $("factor-code").focus();
+    });
+  });
+  $("confirm-factor-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      const f = await api("POST", "/v1/auth/mfa/factors/" + encodeURIComponent(adding.id) + "/confirm", { code: $("factor-code").value.trim() });
+      adding = null;
+      $("factor-name").value = "";
+      await refresh();
+      say("\u201c" + f.name + "\u201d is added.", true);
+    });
+  });
+  $("confirm-factor-cancel").addEventListener("click", () => guarded(refresh));
+
+  $("remove-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      const f = removing;
+      let res;
+      try {
+        res = await api("DELETE", "/v1/auth/mfa/factors/" + encodeURIComponent(f.id), credential($("remove-code").value));
+      } finally {
+        await updateStatus();
+      }
+      removing = null;
+      await refresh();
+      say(res.mfa_enabled ? "\u201c" + f.name + "\u201d is removed."
+        : "\u201c" + f.name + "\u201d was your last authenticator: two-factor authentication is off.", true);
+    });
+  });
+  $("remove-cancel").addEventListener("click", () => { removing = null; $("remove-form").hidden = true; });
+
+  // Changing the password. For a user with MFA the server wants a fresh
+  // check (403 mfa_step_up_required): ask for a code, POST it to
+  // /verify, and send the change again.
+  let pendingChange = null;
+  const changePassword = async () => {
+    await api("POST", "/v1/auth/password", pendingChange);
+    pendingChange = null;
+    $("pw-current").value = "";
+    $("pw-new").value = "";
+    say("Your password is changed. Your other sessions are signed out.", true);
+  };
+  $("password-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      pendingChange = { current_password: $("pw-current").value, new_password: $("pw-new").value };
+      try {
+        await changePassword();
+      } catch (err) {
+        if (err.code !== "mfa_step_up_required") throw err;
+        $("password-form").hidden = true;
+        $("stepup-code").value = "";
+        $("stepup-form").hidden = false;
+        $("stepup-code").focus();
+      }
+    });
+  });
+  $("stepup-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      try {
+        await api("POST", "/v1/auth/mfa/verify", credential($("stepup-code").value));
+      } finally {
+        await updateStatus();
+      }
+      $("stepup-code").value = "";
+      $("stepup-form").hidden = true;
+      $("password-form").hidden = false;
+      await changePassword(); // the session is fresh now
+
+    });
+  });
+  $("stepup-cancel").addEventListener("click", () => {
+    pendingChange = null;
+    $("stepup-form").hidden = true;
+    $("password-form").hidden = false;
   });
 
   refresh();
