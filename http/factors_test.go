@@ -1,6 +1,7 @@
 package mfahttp_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -90,6 +91,19 @@ func TestFactorsEndpoints(t *testing.T) {
 	assert.Equal(t, map[string]any{"mfa_enabled": false}, res.body)
 	assert.Contains(t, e.changes, mfahttp.Change{UserID: "alice", Type: mfa.EventDisabled})
 	assert.Equal(t, map[string]any{"mfa_enabled": false, "recovery_codes_remaining": float64(0), "factors": float64(0)}, e.do("GET", "/", "alice", "", "").body)
+}
+
+// /setup takes an optional name; given, it must not be empty.
+func TestSetupName(t *testing.T) {
+	e := newEnv(t, memstore.New())
+	assertError(t, e.post("/setup", "ann", `{"name":""}`), 400, "invalid_input")
+	require.Equal(t, 200, e.post("/setup", "ann", `{"name":"Work phone"}`).status)
+	st, err := e.svc.Status(context.Background(), "ann")
+	require.NoError(t, err)
+	assert.True(t, st.SetupPending)
+	s, err := e.store.Get(context.Background(), "ann")
+	require.NoError(t, err)
+	assert.Equal(t, "Work phone", s.Factors[0].Name)
 }
 
 func TestAddFactorErrors(t *testing.T) {

@@ -331,12 +331,19 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Name string `json:"name"`
+		Name *string `json:"name"`
 	}
 	if !h.decode(w, r, &req, true) {
 		return
 	}
-	enr, err := h.cfg.Service.Setup(ctx, userID, req.Name)
+	name := mfa.DefaultFactorName
+	if req.Name != nil {
+		if name = *req.Name; name == "" {
+			writeError(w, http.StatusBadRequest, CodeInvalidInput, fmt.Sprintf("name must be 1 to %d characters", mfa.MaxFactorNameLength))
+			return
+		}
+	}
+	enr, err := h.cfg.Service.Setup(ctx, userID, name)
 	if err != nil {
 		h.fail(w, r, err)
 		return
