@@ -70,11 +70,12 @@ var (
 
 // TestREADMESnippetsBuild writes each ```go block of README.md into a
 // module of its own that requires the library in this repository
-// (replaced by its directory) and testify at the library's versions, then
+// (replaced by its directory, the WebAuthn module too) and testify at the
+// library's versions, then
 // builds it: `go build` for a program, `go test` for a test file (package
 // x_test or a func TestXxx), which also runs the test and must pass. The
-// library's go.sum goes along, so nothing is downloaded that the library's
-// own tests did not need. A snippet must also be gofmt-formatted.
+// modules' go.sum go along, so nothing is downloaded that their own tests
+// did not need. A snippet must also be gofmt-formatted.
 func TestREADMESnippetsBuild(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
@@ -84,6 +85,9 @@ func TestREADMESnippetsBuild(t *testing.T) {
 	require.NoError(t, err)
 	libSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	require.NoError(t, err)
+	keySum, err := os.ReadFile(filepath.Join(root, "webauthn", "go.sum"))
+	require.NoError(t, err)
+	libSum = append(libSum, keySum...)
 	goLine := goDirective.Find(libMod)
 	require.NotNil(t, goLine, "go directive in go.mod")
 	testify := testifyReq.FindSubmatch(libMod)
@@ -93,8 +97,9 @@ func TestREADMESnippetsBuild(t *testing.T) {
 
 	snippets := goSnippets(string(readme))
 	require.NotEmpty(t, snippets, "README.md has ```go blocks")
-	goMod := fmt.Sprintf("module example.com/readme\n\n%s\n\nrequire (\n\tgithub.com/identsphere/mfa v0.0.0\n\tgithub.com/stretchr/testify %s\n)\n\nreplace github.com/identsphere/mfa => %q\n",
-		goLine, testify[1], root)
+	goMod := fmt.Sprintf("module example.com/readme\n\n%s\n\nrequire (\n\tgithub.com/identsphere/mfa v0.0.0\n\tgithub.com/stretchr/testify %s\n)\n\n"+
+		"replace github.com/identsphere/mfa => %q\n\nreplace github.com/identsphere/mfa/webauthn => %q\n",
+		goLine, testify[1], root, filepath.Join(root, "webauthn"))
 
 	for _, s := range snippets {
 		t.Run(fmt.Sprintf("snippet%d", s.n), func(t *testing.T) {
