@@ -20,13 +20,15 @@
 //
 // mfa_users: one row per user who started setup.
 //
-//	user_id       the host's user ID (primary key; byte-exact on MySQL)
-//	enabled       1 once Enable succeeded, else 0 (setup is pending)
-//	failures      attempts since the last success or lockout
-//	lockouts      lockouts since the last success (the back-off doubles)
-//	locked_until  end of the lockout, Unix milliseconds (0: none); compared
-//	              with the time the library passes in, never the database
-//	              clock
+//	user_id           the host's user ID (primary key; byte-exact on MySQL)
+//	enabled           1 once Enable succeeded, else 0 (setup is pending)
+//	failures          attempts since the last success or lockout
+//	lockouts          lockouts since the last success (the back-off doubles)
+//	locked_until      end of the lockout, Unix milliseconds (0: none); compared
+//	                  with the time the library passes in, never the database
+//	                  clock
+//	webauthn_handle   the user's random WebAuthn user handle (NULL until
+//	                  the first security key)
 //
 // mfa_factors: one row per authenticator, active or pending.
 //
@@ -53,6 +55,10 @@
 //
 // mfa_tickets: login challenge tickets (hash of the token, user, expiry,
 // attempts).
+//
+// mfa_ceremonies: open WebAuthn ceremonies (hash of the ceremony ID, user,
+// purpose, the WebAuthn module's session data, expiry); each is taken, and
+// deleted, once.
 //
 // mfa_events: the audit outbox. Each event (its JSON form) is inserted by
 // the transaction of the change it records and waits, in insertion order
@@ -81,15 +87,19 @@
 //	AddFactor             accept + 4 tx          SELECT … FOR UPDATE, SELECT factors, DELETE, INSERT
 //	ConfirmFactor         4 tx                   SELECT … FOR UPDATE, SELECT factors, UPDATE factor, UPDATE user
 //	RemoveFactor          accept + 3 tx          SELECT … FOR UPDATE, SELECT factors, DELETE (all four tables for the last)
-//	Disable               accept + 4 tx          DELETEs in every table
+//	Disable               accept + 5 tx          DELETEs in every table
+//	ResetThrottle         1                      UPDATE (an operator's unlock)
 //	CreateTicket          1                      INSERT
 //	LookupTicket          1                      SELECT
 //	ReserveTicket         2 tx                   conditional UPDATE, SELECT
 //	CompleteChallenge     accept + 1 tx          conditional DELETE of the ticket
-//	DeleteExpiredTickets  1                      DELETE
+//	DeleteExpiredTickets  2                      DELETE of tickets, DELETE of ceremonies
+//	CreateCeremony        1                      INSERT
+//	TakeCeremony          2 tx                   SELECT … FOR UPDATE, DELETE
+//	UserHandle            1                      upsert RETURNING (MySQL: 2 tx, upsert then SELECT)
 //	ReplaceSecret         1                      conditional UPDATE
 //	ListSecrets           1                      SELECT by primary key
-//	Delete                4 tx                   DELETEs
+//	Delete                5 tx                   DELETEs in every table
 //	AppendEvents          1                      INSERT
 //
 // With the outbox, an operation given events adds one multi-row INSERT to
