@@ -135,22 +135,33 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// runUnlock ends a user's lockout and clears the failure count
-// (Service.Unlock), and prints the counts it cleared.
-func runUnlock(ctx context.Context, a *app, args []string) error {
-	fs := newFlags("unlock")
+// changeUser runs the command name on the user its arguments name: it
+// reads the user's state (an error when there is none), then applies
+// change through a Service, and returns the user and the state before.
+func (a *app) changeUser(ctx context.Context, name string, args []string, change func(*mfa.Service, context.Context, string) error) (string, mfa.State, error) {
+	fs := newFlags(name)
 	dbf := addDBFlags(fs)
 	d, user, st, err := a.openUser(ctx, fs, dbf, args)
 	if err != nil {
-		return err
+		return "", mfa.State{}, err
 	}
 	defer d.close()
 	svc, err := a.newService(d, nil, false)
 	if err != nil {
-		return err
+		return "", mfa.State{}, err
 	}
 	defer closeService(svc)
-	if err := svc.Unlock(ctx, user); err != nil {
+	if err := change(svc, ctx, user); err != nil {
+		return "", mfa.State{}, err
+	}
+	return user, st, nil
+}
+
+// runUnlock ends a user's lockout and clears the failure count
+// (Service.Unlock), and prints the counts it cleared.
+func runUnlock(ctx context.Context, a *app, args []string) error {
+	user, st, err := a.changeUser(ctx, "unlock", args, (*mfa.Service).Unlock)
+	if err != nil {
 		return err
 	}
 	last := "never locked"
@@ -167,19 +178,8 @@ func runUnlock(ctx context.Context, a *app, args []string) error {
 // runDelete removes all of a user's MFA state (Service.DeleteUser) without
 // asking, and prints what it removed.
 func runDelete(ctx context.Context, a *app, args []string) error {
-	fs := newFlags("delete")
-	dbf := addDBFlags(fs)
-	d, user, st, err := a.openUser(ctx, fs, dbf, args)
+	user, st, err := a.changeUser(ctx, "delete", args, (*mfa.Service).DeleteUser)
 	if err != nil {
-		return err
-	}
-	defer d.close()
-	svc, err := a.newService(d, nil, false)
-	if err != nil {
-		return err
-	}
-	defer closeService(svc)
-	if err := svc.DeleteUser(ctx, user); err != nil {
 		return err
 	}
 	active := 0
