@@ -8,18 +8,17 @@ import (
 	"net/http"
 
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
-// The host's own JSON endpoints read JSON as strictly as the library's:
-// the same library with the same options (member names match exactly, a
-// name given twice or an unknown name is refused, nothing after the
-// value), and answer errors in the same envelope.
+// The host's own JSON endpoints read JSON as strictly as the library's by
+// using the same JSON library with the same option: member names match
+// exactly, and a name given twice, an unknown name or anything after the
+// value is refused. They answer errors in the same envelope.
 
 const maxBodyBytes = 4 << 10
 
-// decodeJSON reads the JSON body of r into dst. Its error is a message
-// for a 400 that names the field, never quoting a value.
+// decodeJSON reads the JSON body of r into dst. Its error is the message
+// of a 400; it never quotes the body.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errors.New("Content-Type must be application/json")
@@ -28,20 +27,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil {
 		return fmt.Errorf("request body exceeds %d bytes", maxBodyBytes)
 	}
-	err = json.Unmarshal(body, dst, json.RejectUnknownMembers(true))
-	var semantic *json.SemanticError
-	var syntactic *jsontext.SyntacticError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
-		return fmt.Errorf("field %q is given twice", syntactic.JSONPointer.LastToken())
-	case errors.As(err, &semantic) && errors.Is(semantic.Err, json.ErrUnknownName):
-		return fmt.Errorf("unknown field %q", semantic.JSONPointer.LastToken())
-	case errors.As(err, &semantic) && semantic.JSONPointer != "":
-		return fmt.Errorf("field %q has the wrong type", semantic.JSONPointer.LastToken())
+	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
+		return errors.New("request body must be one JSON object with only the documented fields, each once and of the documented type")
 	}
-	return errors.New("request body is not a valid JSON object")
+	return nil
 }
 
 // writeJSON writes v as the JSON response.
