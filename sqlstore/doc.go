@@ -95,7 +95,7 @@
 //	CompleteChallenge     accept + 1 tx          conditional DELETE of the ticket
 //	DeleteExpiredTickets  2                      DELETE of tickets, DELETE of ceremonies
 //	CreateCeremony        1                      INSERT
-//	TakeCeremony          2 tx                   SELECT … FOR UPDATE, DELETE
+//	TakeCeremony          1                      DELETE … RETURNING (MySQL: 2 tx, SELECT … FOR UPDATE, DELETE)
 //	UserHandle            1                      upsert RETURNING (MySQL: 2 tx, upsert then SELECT)
 //	ReplaceSecret         1                      conditional UPDATE
 //	ListSecrets           1                      SELECT by primary key

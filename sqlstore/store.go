@@ -594,37 +594,41 @@ func (s *Store) CreateCeremony(ctx context.Context, c mfa.Ceremony) error {
 	}))
 }
 
-// TakeCeremony implements mfa.Store in one transaction: a SELECT that
-// locks the row and a DELETE that must remove it.
+// TakeCeremony implements mfa.Store with one DELETE … RETURNING on
+// PostgreSQL and SQLite; MySQL, which has no RETURNING, locks the row with
+// a SELECT and deletes it in one transaction.
 func (s *Store) TakeCeremony(ctx context.Context, hash []byte, now time.Time) (mfa.Ceremony, error) {
-	var c mfa.Ceremony
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		c = mfa.Ceremony{Hash: hash}
-		var expires int64
-		err := tx.QueryRowxContext(ctx, s.sql(`SELECT user_id, purpose, factor_id, data, expires_at FROM mfa_ceremonies
-			WHERE ceremony_hash = ?`+s.d.forUpdate), hash).Scan(&c.UserID, &c.Purpose, &c.FactorID, &c.Data, &expires)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
+	c := mfa.Ceremony{Hash: hash}
+	var expires int64
+	scan := func(row *sqlx.Row) error {
+		err := row.Scan(&c.UserID, &c.Purpose, &c.FactorID, &c.Data, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
 			return mfa.ErrInvalidCeremony
-		case err != nil:
-			return err
 		}
-		n, err := s.exec(ctx, tx, `DELETE FROM mfa_ceremonies WHERE ceremony_hash = ?`, hash)
-		switch {
-		case err != nil:
+		return err
+	}
+	const columns = `user_id, purpose, factor_id, data, expires_at`
+	var err error
+	if s.d.name == "mysql" {
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if err := scan(tx.QueryRowxContext(ctx, s.sql(`SELECT `+columns+` FROM mfa_ceremonies WHERE ceremony_hash = ? FOR UPDATE`), hash)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, s.sql(`DELETE FROM mfa_ceremonies WHERE ceremony_hash = ?`), hash)
 			return err
-		case n == 0:
-			return mfa.ErrInvalidCeremony // taken meanwhile
-		}
-		c.ExpiresAt = fromMillis(expires)
-		return nil
-	})
-	if err == nil && !c.ExpiresAt.After(now) {
+		})
+	} else {
+		err = s.retry(ctx, func() error {
+			return scan(s.db.QueryRowxContext(ctx, s.sql(`DELETE FROM mfa_ceremonies WHERE ceremony_hash = ? RETURNING `+columns), hash))
+		})
+	}
+	if err == nil && expires <= now.UnixMilli() {
 		err = mfa.ErrInvalidCeremony // expired, and now deleted
 	}
 	if err != nil {
 		return mfa.Ceremony{}, s.wrap("take ceremony", err)
 	}
+	c.ExpiresAt = fromMillis(expires)
 	return c, nil
 }
 
