@@ -149,21 +149,24 @@ func (s *Service) RemoveFactor(ctx context.Context, userID, factorID string, c C
 	}
 	removed := ch.successEvents(EventFactorRemoved)
 	removed[len(removed)-1].FactorID = factorID
+	// The store writes ifDisabled too when the factor was the last one;
+	// a Service that queues events itself queues it afterwards.
 	ifDisabled := []Event{ch.event(EventDisabled)}
 	s.stamp(ctx, ifDisabled...)
 	var disabled bool
 	err = s.commit(ctx, removed, func(events []Event) error {
-		if s.events == nil { // the Service queues them
-			ifDisabled = nil
+		written := ifDisabled
+		if events == nil {
+			written = nil
 		}
-		disabled, err = s.store.RemoveFactor(ctx, userID, factorID, ch.proof, events, ifDisabled)
+		disabled, err = s.store.RemoveFactor(ctx, userID, factorID, ch.proof, events, written)
 		return err
 	})
 	if err := s.finish(ctx, ch, "RemoveFactor", err); err != nil {
 		return false, err
 	}
 	if disabled && s.events == nil {
-		s.queue([]Event{ch.event(EventDisabled)})
+		s.queue(ifDisabled)
 	}
 	return !disabled, nil
 }

@@ -80,12 +80,21 @@ func newFixture(t *testing.T, edit ...func(*mfa.Config)) *fixture {
 	return f
 }
 
-// events drains the audit queue and returns the event types seen so far.
+// events drains the audit queue and returns the events seen so far, each
+// checked to have an ID of its own and its time.
 func (f *fixture) events(t *testing.T) []mfa.Event {
 	t.Helper()
 	require.Eventually(t, func() bool { return len(f.audit.all()) > 0 }, time.Second, time.Millisecond)
 	require.NoError(t, f.svc.Close(context.Background()))
-	return f.audit.all()
+	events := f.audit.all()
+	ids := map[string]bool{}
+	for _, e := range events {
+		assert.NotEmpty(t, e.ID, "%s has an ID", e.Type)
+		assert.False(t, ids[e.ID], "%s has an ID of its own", e.Type)
+		ids[e.ID] = true
+		assert.False(t, e.Time.IsZero(), "%s has its time", e.Type)
+	}
+	return events
 }
 
 // code computes the TOTP code for secret at the fixture's time plus offset,
