@@ -81,13 +81,15 @@ type Relay struct {
 type relay struct {
 	s    *Service
 	wake chan struct{}
-	stop chan struct{}
+	ctx  context.Context // of the passes; cancelled by close
+	stop context.CancelFunc
 	done chan struct{}
 	dead atomic.Uint64 // events set aside
 }
 
 func (s *Service) startRelay() *relay {
-	r := &relay{s: s, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	r := &relay{s: s, wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -105,9 +107,9 @@ func (r *relay) run() {
 	poll := time.NewTicker(r.s.cfg.AuditPollInterval)
 	defer poll.Stop()
 	for {
-		r.deliverAll(context.Background())
+		r.deliverAll(r.ctx)
 		select {
-		case <-r.stop:
+		case <-r.ctx.Done():
 			return
 		case <-r.wake:
 		case <-poll.C:
@@ -130,8 +132,10 @@ func (r *relay) deliverAll(ctx context.Context) error {
 					"user_id", e.UserID, "set_aside_total", r.dead.Add(1), "err", err)
 			},
 		})
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			r.s.cfg.Logger.Warn("mfa: relaying audit events", "err", err)
+		}
+		if err != nil {
 			return err
 		}
 		if n == 0 {
@@ -141,14 +145,11 @@ func (r *relay) deliverAll(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// close stops the relay, then delivers what can be delivered until ctx is
-// done.
+// close stops the relay's own passes (cancelling a delivery under way,
+// which stays pending), then delivers what can be delivered until ctx is
+// done. It may be called more than once, concurrently too.
 func (r *relay) close(ctx context.Context) error {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
+	r.stop()
 	select {
 	case <-r.done:
 	case <-ctx.Done():

@@ -131,3 +131,54 @@ func TestRelaysAcrossReplicas(t *testing.T) {
 		})
 	}
 }
+
+// hungSink blocks every delivery until its context ends.
+type hungSink struct{ entered chan struct{} }
+
+func (h hungSink) RecordEvent(ctx context.Context, _ mfa.Event) error {
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Close, called twice at once while the sink hangs, cancels the delivery
+// under way and returns when its context ends; the event stays stored, and
+// the next relay delivers it.
+func TestCloseCancelsAHungDelivery(t *testing.T) {
+	b := backends(t)[0] // SQLite
+	ctx := context.Background()
+	store := newStore(t, b.open(t), testPrefix())
+	sink := hungSink{entered: make(chan struct{}, 1)}
+	svc, err := mfa.New(mfa.Config{Issuer: "X", Store: store, Audit: sink, Logger: quietLogger})
+	require.NoError(t, err)
+	_, err = svc.Setup(ctx, "u", "")
+	require.NoError(t, err)
+	<-sink.entered
+
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shutdown, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			assert.ErrorIs(t, svc.Close(shutdown), context.DeadlineExceeded)
+		}()
+	}
+	wg.Wait()
+	pending, err := store.PendingEvents(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, mfa.EventSetupStarted, pending[0].Type)
+
+	// Nothing of the cancelled delivery holds the database: the next
+	// Service delivers the event.
+	good := &collector{}
+	next, err := mfa.New(mfa.Config{Issuer: "X", Store: store, Audit: good, Logger: quietLogger})
+	require.NoError(t, err)
+	defer next.Close(ctx)
+	assert.Eventually(t, func() bool { return len(good.types("u")) == 1 }, 5*time.Second, 10*time.Millisecond)
+}
