@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/identsphere/mfa"
+	"github.com/identsphere/mfa/mfatest"
 	"github.com/identsphere/mfa/sqlstore"
 	"github.com/identsphere/mfa/storetest"
 )
@@ -263,9 +264,9 @@ func TestTicketAcrossReplicas(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			prefix := testPrefix()
-			now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+			clock := mfatest.NewClock(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 			replica := func() *mfa.Service {
-				svc, err := mfa.New(mfa.Config{Issuer: "X", Store: newStore(t, b.open(t), prefix), Audit: nopSink{}, Now: func() time.Time { return now }})
+				svc, err := mfa.New(mfa.Config{Issuer: "X", Store: newStore(t, b.open(t), prefix), Audit: nopSink{}, Now: clock.Now})
 				require.NoError(t, err)
 				t.Cleanup(func() { svc.Close(ctx) })
 				return svc
@@ -274,9 +275,10 @@ func TestTicketAcrossReplicas(t *testing.T) {
 
 			enr, err := a.Setup(ctx, "u", "")
 			require.NoError(t, err)
-			_, err = c.Enable(ctx, "u", totpCode(t, enr.Secret, now))
+			_, err = c.Enable(ctx, "u", totpCode(t, enr.Secret, clock.Now()))
 			require.NoError(t, err)
-			now = now.Add(30 * time.Second)
+			clock.Advance(30 * time.Second)
+			now := clock.Now()
 
 			token, err := a.StartChallenge(ctx, "u")
 			require.NoError(t, err)
