@@ -31,13 +31,6 @@ import (
 // false when none of them has a host name. skipped lists the origins on
 // which keys do not work.
 func relyingParty(o *origins, displayName string) (rp mfawebauthn.Config, skipped []string, ok bool) {
-	hostOf := func(origin string) string {
-		u, err := url.Parse(origin)
-		if err != nil {
-			return ""
-		}
-		return u.Hostname()
-	}
 	for _, origin := range o.list {
 		if host := hostOf(origin); host != "" && net.ParseIP(host) == nil {
 			rp.RPID = host
@@ -74,7 +67,7 @@ func newWebAuthn(o *origins, displayName string, logger *slog.Logger) (mfa.WebAu
 	logger.Info("security keys and passkeys", "rp_id", rp.RPID, "origins", strings.Join(rp.Origins, ","),
 		"not_on", strings.Join(skipped, ","))
 	for _, origin := range skipped {
-		if u, err := url.Parse(origin); err == nil && net.ParseIP(u.Hostname()) == nil {
+		if net.ParseIP(hostOf(origin)) == nil {
 			// An IP address is expected there (the default http://ADDR);
 			// another domain is a configuration to look at.
 			logger.Warn("security keys do not work on pages at this origin: its host is not the RP ID or a name below it",
@@ -82,6 +75,16 @@ func newWebAuthn(o *origins, displayName string, logger *slog.Logger) (mfa.WebAu
 		}
 	}
 	return wa, nil
+}
+
+// hostOf returns the host of an origin of parseOrigins, without brackets
+// around an IPv6 address.
+func hostOf(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // pageURL is the address the demo prints for people to open. When it
