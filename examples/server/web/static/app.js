@@ -111,7 +111,13 @@ async function getKey(options) {
 // it as the credential of a request: {"webauthn": {ceremony, response}}.
 // With an mfa_token it is the login challenge's; otherwise the session's.
 async function keyProof(token) {
-  const c = await api("POST", "/v1/auth/mfa/webauthn/options", token ? { mfa_token: token } : {});
+  let c;
+  try {
+    c = await api("POST", "/v1/auth/mfa/webauthn/options", token ? { mfa_token: token } : {});
+  } catch (e) {
+    if (e.code === "not_found") throw new Error("There is no security key on this account: use a code or a recovery code.");
+    throw e;
+  }
   return { webauthn: { ceremony: c.ceremony, response: await getKey(c.options) } };
 }
 
@@ -123,7 +129,6 @@ async function withKey(fn) {
     return await fn();
   } catch (e) {
     if (e.code === "authentication_required") throw new Error("Security key refused: " + e.serverMessage + ".");
-    if (e.code === "not_found") throw new Error("There is no security key on this account: use a code or a recovery code.");
     throw e;
   }
 }
