@@ -54,6 +54,10 @@ type app struct {
 
 // openApp opens the database and builds the app on it.
 func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Logger) (*app, error) {
+	webAuthn, err := newWebAuthn(cfg.origins, cfg.issuer, logger) // security keys and passkeys (keys.go)
+	if err != nil {
+		return nil, err
+	}
 	db, store, err := openDatabase(ctx, cfg.driver, cfg.dsn, logger)
 	if err != nil {
 		return nil, err
@@ -68,6 +72,8 @@ func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Lo
 		Keys:    keys,    // secrets sealed at rest, recovery codes keyed
 		Account: a.email, // the label in authenticator apps; 404 for deleted users
 		Logger:  logger,
+
+		WebAuthn: webAuthn, // security keys and passkeys; nil: none
 	})
 	if err != nil {
 		db.Close()

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,35 +41,79 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
-// browser is a headless Chromium on a page of the demo.
+// The browser tests share one headless Chromium, started by the first test
+// that needs it and stopped by TestMain. Each test gets a tab of its own in
+// a browser context of its own: its own cookies (the demo instances all
+// run on localhost, and cookies do not tell ports apart) and its own
+// virtual authenticators, which live per tab.
+var chrome struct {
+	once    sync.Once
+	ctx     context.Context // the browser's first tab; its children are new tabs
+	stop    func()
+	dataDir string
+	err     error
+}
+
+// TestMain stops the shared Chromium after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chrome.stop != nil {
+		chrome.stop()
+	}
+	if chrome.dataDir != "" {
+		os.RemoveAll(chrome.dataDir)
+	}
+	os.Exit(code)
+}
+
+// startChromium starts the shared Chromium once.
+func startChromium(exe string) (context.Context, error) {
+	chrome.once.Do(func() {
+		chrome.dataDir, chrome.err = os.MkdirTemp("", "mfa-chromium")
+		if chrome.err != nil {
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(exe),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.UserDataDir(chrome.dataDir),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.WindowSize(900, 1100),
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		chrome.ctx, chrome.stop = ctx, func() { cancel(); cancelAlloc() }
+		chrome.err = chromedp.Do(ctx) // starts the browser, bound to ctx
+	})
+	return chrome.ctx, chrome.err
+}
+
+// browser is a tab of the shared headless Chromium on a page of the demo.
 type browser struct {
 	t     *testing.T
 	ctx   context.Context
 	shots string
+	// webauthn is whether the tab's WebAuthn domain is on (addAuthenticator).
+	webauthn bool
 }
 
-// newBrowser starts headless Chromium (or skips the test, see chromium)
-// for one test; it is stopped at the end of the test.
+// newBrowser opens a tab, in a browser context of its own, of the shared
+// Chromium (or skips the test, see chromium); it is closed at the end of
+// the test.
 func newBrowser(t *testing.T) *browser {
-	exe := chromium(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(900, 1100),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	parent, err := startChromium(chromium(t))
+	require.NoError(t, err, "starting Chromium")
+	tab, cancelTab := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	require.NoError(t, chromedp.Do(tab), "opening a tab") // the tab lives as long as tab
+	ctx, cancelTimeout := context.WithTimeout(tab, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelTab() })
 	return &browser{t: t, ctx: ctx, shots: artifacts(t)}
 }
 

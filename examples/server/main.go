@@ -7,7 +7,7 @@
 // sessions that end when MFA changes, Host and Origin checks, owner-only
 // files).
 //
-//	go run ./examples/server                  # http://127.0.0.1:8080, data in mfa-demo.db
+//	go run ./examples/server                  # http://localhost:8080, data in mfa-demo.db
 //	go run ./examples/server -driver postgres -dsn postgres://…
 //
 // Flags: -addr HOST:PORT, -driver sqlite|postgres|mysql|memory, -dsn DSN,
@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Printf("mfa demo listening on http://%s (driver %s)\n", ln.Addr(), cfg.driver)
+	fmt.Printf("mfa demo listening on %s (driver %s)\n", cfg.pageURL(ln.Addr()), cfg.driver)
 	logger.Info("listening", "addr", ln.Addr().String(), "driver", cfg.driver,
 		"origins", strings.Join(cfg.origins.list, ","), "secure_cookie", cfg.secure)
 	plainHTTP := func(origin string) bool { return strings.HasPrefix(origin, "http://") }

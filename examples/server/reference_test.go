@@ -293,15 +293,17 @@ func TestOrigins(t *testing.T) {
 		c := newClient(t, srv.URL)
 		addr := strings.TrimPrefix(srv.URL, "http://")
 		port := addr[strings.LastIndex(addr, ":")+1:]
+		assert.Equal(t, "http://localhost:"+port, srv.URL, "the demo prints its pages' address on localhost")
+		ip := "127.0.0.1:" + port // the -addr it listens on
 
-		want(t, get(c, addr), 401, "authentication_required")
+		want(t, get(c, ip), 401, "authentication_required")
 		want(t, get(c, "localhost:"+port), 401, "authentication_required")
 		want(t, get(c, "evil.example"), 403, "forbidden")
 		want(t, get(c, "localhost:1"), 403, "forbidden")
 		want(t, get(c, "evil.example:"+port), 403, "forbidden")
 
 		want(t, post(c, "", "", ""), 201, "")                           // an API client sends no Origin
-		want(t, post(c, "", srv.URL, "same-origin"), 201, "")           // the page itself
+		want(t, post(c, "", "http://"+ip, "same-origin"), 201, "")      // the page on the address
 		want(t, post(c, "", "http://localhost:"+port, "none"), 201, "") // the page on localhost
 		want(t, post(c, "", "https://evil.example", "cross-site"), 403, "forbidden")
 		want(t, post(c, "", "null", "cross-site"), 403, "forbidden")

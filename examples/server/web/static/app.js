@@ -31,7 +31,7 @@ async function api(method, path, body) {
     if (err.code === "rate_limited") {
       text += " Try again in " + (res.headers.get("Retry-After") || "a few") + " seconds.";
     }
-    throw Object.assign(new Error(text), { status: res.status, code: err.code });
+    throw Object.assign(new Error(text), { status: res.status, code: err.code, serverMessage: err.message });
   }
   return data;
 }
@@ -58,6 +58,92 @@ function credential(value) {
   return /^[0-9]{6,8}$/.test(value) ? { code: value } : { recovery_code: value };
 }
 
+// Security keys and passkeys (WebAuthn). The server sends the W3C JSON
+// forms of the options, and takes the PublicKeyCredential's toJSON(); a
+// browser without these (or a page not on a secure context such as an IP
+// address) gets no key buttons.
+const webauthnAvailable = !!(window.PublicKeyCredential &&
+  PublicKeyCredential.parseCreationOptionsFromJSON && PublicKeyCredential.parseRequestOptionsFromJSON &&
+  window.isSecureContext);
+let hasKeys = false; // whether the signed-in user has a security key
+
+// keyError turns a browser's refusal of a ceremony into a message.
+function keyError(e, creating) {
+  switch (e && e.name) {
+    case "NotAllowedError":
+      return new Error(creating
+        ? "The security key did not answer: the prompt was cancelled or timed out."
+        : "The security key did not answer: the prompt was cancelled or timed out, or this key is not registered to your account.");
+    case "InvalidStateError":
+      return new Error("This security key is registered to your account already.");
+    case "SecurityError":
+      return new Error("Security keys work only on this site's own address (such as http://localhost:8080) or over HTTPS.");
+    default:
+      return new Error("The browser could not use a security key: " + ((e && e.message) || "unknown error") + ".");
+  }
+}
+
+// createKey runs navigator.credentials.create with creation options and
+// returns the new credential's JSON.
+async function createKey(options) {
+  let cred;
+  try {
+    cred = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
+  } catch (e) {
+    throw keyError(e, true);
+  }
+  return cred.toJSON();
+}
+
+// getKey runs navigator.credentials.get with request options and returns
+// the assertion's JSON.
+async function getKey(options) {
+  let cred;
+  try {
+    cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+  } catch (e) {
+    throw keyError(e, false);
+  }
+  return cred.toJSON();
+}
+
+// keyProof asks the user's security key for a fresh assertion and returns
+// it as the credential of a request: {"webauthn": {ceremony, response}}.
+// With an mfa_token it is the login challenge's; otherwise the session's.
+async function keyProof(token) {
+  let c;
+  try {
+    c = await api("POST", "/v1/auth/mfa/webauthn/options", token ? { mfa_token: token } : {});
+  } catch (e) {
+    if (e.code === "not_found") throw new Error("There is no security key on this account: use a code or a recovery code.");
+    throw e;
+  }
+  return { webauthn: { ceremony: c.ceremony, response: await getKey(c.options) } };
+}
+
+// withKey runs fn, a step that uses a security key, and says plainly why
+// the server refused the key (a counter that went backwards, a ceremony
+// used already), which the generic text for a wrong code would hide.
+async function withKey(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e.code === "authentication_required") throw new Error("Security key refused: " + e.serverMessage + ".");
+    throw e;
+  }
+}
+
+// showKeyControls shows the key buttons that can work: the ones that
+// register a key when the browser can, the ones that prove with a key
+// when the user has one too.
+function showKeyControls() {
+  for (const e of document.querySelectorAll(".webauthn-only")) e.hidden = !webauthnAvailable;
+  for (const e of document.querySelectorAll(".key-proof")) e.hidden = !webauthnAvailable || !hasKeys;
+  for (const e of document.querySelectorAll(".no-webauthn")) e.hidden = webauthnAvailable;
+}
+
+const factorTypes = { totp: "Authenticator app", webauthn: "Security key or passkey" };
+
 // updateStatus shows the MFA status and the recovery codes left, which
 // every check with a recovery code changes, and returns it.
 async function updateStatus() {
@@ -81,6 +167,11 @@ async function showFactors() {
     li.className = "factor";
     li.dataset.id = f.id;
     const name = Object.assign(document.createElement("strong"), { className: "factor-name", textContent: f.name });
+    const type = Object.assign(document.createElement("span"), {
+      className: "factor-type factor-type-" + f.type, textContent: factorTypes[f.type] || f.type,
+    });
+    const title = Object.assign(document.createElement("span"), { className: "factor-title" });
+    title.replaceChildren(name, type);
     const meta = Object.assign(document.createElement("small"), {
       className: "factor-meta",
       textContent: "Added " + when(f.created_at) + " · last used " + when(f.last_used_at),
@@ -90,17 +181,19 @@ async function showFactors() {
     });
     remove.setAttribute("aria-label", "Remove " + f.name);
     remove.addEventListener("click", () => askRemoval(f));
-    li.replaceChildren(name, meta, remove);
+    li.replaceChildren(title, meta, remove);
     return li;
   });
   $("factor-list").replaceChildren(...items);
+  hasKeys = res.factors.some((f) => f.type === "webauthn");
+  showKeyControls();
 }
 
 let removing = null; // the authenticator the remove form is about
 
 function askRemoval(f) {
   removing = f;
-  $("remove-prompt").textContent = "Remove \u201c" + f.name + "\u201d? Confirm with a code.";
+  $("remove-prompt").textContent = "Remove \u201c" + f.name + "\u201d? Confirm with a code" + (hasKeys ? " or a security key." : ".");
   $("remove-code").value = "";
   $("remove-form").hidden = false;
   $("remove-code").focus();
@@ -121,7 +214,10 @@ async function refresh() {
   $("add-factor-form").hidden = false;
   $("password-section").hidden = false;
   $("stepup-form").hidden = true;
+  $("add-key-form").hidden = false;
+  hasKeys = false;
   if (st.mfa_enabled) await showFactors();
+  showKeyControls();
   show("account-view");
 }
 
@@ -151,11 +247,21 @@ function showCodes(codes) {
   $("copy-btn").focus();
 }
 
+// confirmKey registers the security key of a pending factor (the answer
+// of POST /factors with type webauthn) and returns the confirmation, with
+// the recovery codes when it is the first factor.
+async function confirmKey(pending) {
+  const response = await createKey(pending.options);
+  return withKey(() => api("POST", "/v1/auth/mfa/factors/" + encodeURIComponent(pending.id) + "/confirm",
+    { ceremony: pending.ceremony, response }));
+}
+
 function codesText() {
   return [...$("recovery-codes").children].map((li) => li.textContent).join("\n") + "\n";
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  showKeyControls();
   $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); guarded(signIn); });
   $("signup-btn").addEventListener("click", () => guarded(async () => {
     if (!$("signin-form").reportValidity()) return;
@@ -186,6 +292,12 @@ document.addEventListener("DOMContentLoaded", () => {
       await refresh();
     });
   });
+  $("challenge-key-btn").addEventListener("click", () => guarded(() => withKey(async () => {
+    const body = Object.assign({ mfa_token: mfaToken }, await keyProof(mfaToken));
+    await api("POST", "/v1/auth/mfa/challenge", body);
+    mfaToken = null;
+    await refresh();
+  })));
   $("challenge-cancel").addEventListener("click", () => { mfaToken = null; show("signin-view"); });
 
   $("logout-btn").addEventListener("click", () => guarded(async () => {
@@ -202,6 +314,19 @@ document.addEventListener("DOMContentLoaded", () => {
     $("enrol").hidden = false;
     $("enable-code").focus();
   }));
+  // A security key or passkey as the first factor: the session alone
+  // starts it (MFA is off); confirming it turns MFA on and brings the
+  // recovery codes, shown once.
+  $("key-first-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(async () => {
+      const pending = await api("POST", "/v1/auth/mfa/factors", { type: "webauthn", name: $("key-first-name").value.trim() });
+      const f = await confirmKey(pending);
+      $("status-text").textContent = "Two-factor authentication is on.";
+      say("\u201c" + f.name + "\u201d is registered. Two-factor authentication is on.", true);
+      showCodes(f.recovery_codes);
+    });
+  });
   $("enable-form").addEventListener("submit", (e) => {
     e.preventDefault();
     guarded(async () => {
@@ -230,46 +355,83 @@ document.addEventListener("DOMContentLoaded", () => {
     await refresh();
   }));
 
+  const regenerate = async (cred) => {
+    const res = await api("POST", "/v1/auth/mfa/recovery-codes", cred);
+    $("regen-code").value = "";
+    say("New recovery codes; the old ones no longer work.", true);
+    showCodes(res.recovery_codes);
+  };
   $("regen-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      const res = await api("POST", "/v1/auth/mfa/recovery-codes", { code: $("regen-code").value.trim() });
-      $("regen-code").value = "";
-      say("New recovery codes; the old ones no longer work.", true);
-      showCodes(res.recovery_codes);
-    });
+    guarded(() => regenerate({ code: $("regen-code").value.trim() }));
   });
+  $("regen-key-btn").addEventListener("click", () => guarded(() => withKey(async () => regenerate(await keyProof()))));
+
+  const disable = async (cred) => {
+    await api("POST", "/v1/auth/mfa/disable", cred);
+    $("disable-code").value = "";
+    await refresh();
+    say("Two-factor authentication is off.", true);
+  };
   $("disable-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      await api("POST", "/v1/auth/mfa/disable", credential($("disable-code").value));
-      $("disable-code").value = "";
-      await refresh();
-      say("Two-factor authentication is off.", true);
-    });
+    guarded(() => disable(credential($("disable-code").value)));
   });
+  $("disable-key-btn").addEventListener("click", () => guarded(() => withKey(async () => disable(await keyProof()))));
 
   // Adding an authenticator: a name and a credential of an existing one
   // (or a recovery code), then the new one's QR code and its first code.
   let adding = null; // the pending authenticator
+  const addFactor = async (cred) => {
+    const body = Object.assign({ name: $("factor-name").value.trim() }, cred);
+    try {
+      adding = await api("POST", "/v1/auth/mfa/factors", body);
+    } finally {
+      await updateStatus(); // a recovery code may have been used up
+    }
+    $("factor-cred").value = "";
+    $("factor-qr").src = adding.qr_code;
+    $("factor-secret").textContent = adding.secret;
+    $("factor-code").value = "";
+    $("add-factor-form").hidden = true;
+    $("add-key-form").hidden = true;
+    $("factor-enrol").hidden = false;
+    $("factor-code").focus();
+  };
   $("add-factor-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      const body = Object.assign({ name: $("factor-name").value.trim() }, credential($("factor-cred").value));
-      try {
-        adding = await api("POST", "/v1/auth/mfa/factors", body);
-      } finally {
-        await updateStatus(); // a recovery code may have been used up
-      }
-      $("factor-cred").value = "";
-      $("factor-qr").src = adding.qr_code;
-      $("factor-secret").textContent = adding.secret;
-      $("factor-code").value = "";
-      $("add-factor-form").hidden = true;
-      $("factor-enrol").hidden = false;
-      $("factor-code").focus();
-    });
+    guarded(() => addFactor(credential($("factor-cred").value)));
   });
+  $("add-factor-key-btn").addEventListener("click", () => guarded(async () => {
+    if (!$("factor-name").reportValidity()) return;
+    await withKey(async () => addFactor(await keyProof()));
+  }));
+
+  // Adding a security key or passkey: a name and a credential of an
+  // existing factor (a code, a recovery code or another key), then the new
+  // key's registration.
+  const addKey = async (cred) => {
+    const body = Object.assign({ type: "webauthn", name: $("key-name").value.trim() }, cred);
+    let pending;
+    try {
+      pending = await api("POST", "/v1/auth/mfa/factors", body);
+    } finally {
+      await updateStatus(); // a recovery code may have been used up
+    }
+    $("key-cred").value = "";
+    const f = await confirmKey(pending);
+    $("key-name").value = "";
+    await refresh();
+    say("\u201c" + f.name + "\u201d is added.", true);
+  };
+  $("add-key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guarded(() => addKey(credential($("key-cred").value)));
+  });
+  $("add-key-key-btn").addEventListener("click", () => guarded(async () => {
+    if (!$("key-name").reportValidity()) return;
+    await withKey(async () => addKey(await keyProof()));
+  }));
   $("confirm-factor-form").addEventListener("submit", (e) => {
     e.preventDefault();
     guarded(async () => {
@@ -282,22 +444,24 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("confirm-factor-cancel").addEventListener("click", () => guarded(refresh));
 
+  const removeFactor = async (cred) => {
+    const f = removing;
+    let res;
+    try {
+      res = await api("DELETE", "/v1/auth/mfa/factors/" + encodeURIComponent(f.id), cred);
+    } finally {
+      await updateStatus();
+    }
+    removing = null;
+    await refresh();
+    say(res.mfa_enabled ? "\u201c" + f.name + "\u201d is removed."
+      : "\u201c" + f.name + "\u201d was your last authenticator: two-factor authentication is off.", true);
+  };
   $("remove-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      const f = removing;
-      let res;
-      try {
-        res = await api("DELETE", "/v1/auth/mfa/factors/" + encodeURIComponent(f.id), credential($("remove-code").value));
-      } finally {
-        await updateStatus();
-      }
-      removing = null;
-      await refresh();
-      say(res.mfa_enabled ? "\u201c" + f.name + "\u201d is removed."
-        : "\u201c" + f.name + "\u201d was your last authenticator: two-factor authentication is off.", true);
-    });
+    guarded(() => removeFactor(credential($("remove-code").value)));
   });
+  $("remove-key-btn").addEventListener("click", () => guarded(() => withKey(async () => removeFactor(await keyProof()))));
   $("remove-cancel").addEventListener("click", () => { removing = null; $("remove-form").hidden = true; });
 
   // Changing the password. For a user with MFA the server wants a fresh
@@ -326,21 +490,22 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
+  const stepUp = async (cred) => {
+    try {
+      await api("POST", "/v1/auth/mfa/verify", cred);
+    } finally {
+      await updateStatus();
+    }
+    $("stepup-code").value = "";
+    $("stepup-form").hidden = true;
+    $("password-form").hidden = false;
+    await changePassword(); // the session is fresh now
+  };
   $("stepup-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      try {
-        await api("POST", "/v1/auth/mfa/verify", credential($("stepup-code").value));
-      } finally {
-        await updateStatus();
-      }
-      $("stepup-code").value = "";
-      $("stepup-form").hidden = true;
-      $("password-form").hidden = false;
-      await changePassword(); // the session is fresh now
-
-    });
+    guarded(() => stepUp(credential($("stepup-code").value)));
   });
+  $("stepup-key-btn").addEventListener("click", () => guarded(() => withKey(async () => stepUp(await keyProof()))));
   $("stepup-cancel").addEventListener("click", () => {
     pendingChange = null;
     $("stepup-form").hidden = true;
