@@ -68,7 +68,7 @@ func (s *Service) Challenge(ctx context.Context, token string, c Credential) (Ve
 		return Verification{}, &InputError{Field: "mfa_token", Problem: "mfa_token is required"}
 	}
 	if len(token) > maxTokenLength {
-		return Verification{}, s.invalidTicket(ctx, MethodTOTP)
+		return Verification{}, s.invalidTicket(ctx, c.method())
 	}
 	hash, now := ticketHash(token), s.cfg.Now()
 	cred, err := s.parseCredential(c, takesAny)

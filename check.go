@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,7 @@ const (
 // refused before anything changes. takes says which kinds the operation
 // accepts.
 func (s *Service) parseCredential(c Credential, takes int) (credential, error) {
+	bad := credential{method: c.method()} // the method of a refused shape, for the audit
 	given := 0
 	for _, g := range []bool{c.Code != "", c.RecoveryCode != "", c.WebAuthn != nil} {
 		if g {
@@ -66,23 +68,54 @@ func (s *Service) parseCredential(c Credential, takes int) (credential, error) {
 	}
 	switch {
 	case given > 1:
-		return credential{}, &InputError{Field: "recovery_code", Problem: "give one of code, recovery_code or webauthn, not several"}
+		return bad, &InputError{Field: "code", Problem: "give one of code, recovery_code or webauthn, not several"}
+	case given == 0 && strings.Contains(s.accepted(takes), " or "):
+		return bad, &InputError{Field: "code", Problem: "give " + s.accepted(takes)}
 	case c.RecoveryCode != "" && takes&takesRecoveryCode == 0:
-		return credential{}, &InputError{Field: "recovery_code", Problem: "recovery_code is not accepted here; give code"}
+		return bad, &InputError{Field: "recovery_code", Problem: "recovery_code is not accepted here; give code"}
 	case c.RecoveryCode != "":
 		code, err := parseRecoveryCode(c.RecoveryCode)
 		return credential{method: MethodRecoveryCode, recovery: code}, err
 	case c.WebAuthn != nil && (takes&takesKey == 0 || s.cfg.WebAuthn == nil):
-		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn is not accepted here"}
+		return bad, &InputError{Field: "webauthn", Problem: "webauthn is not accepted here"}
 	case c.WebAuthn != nil && (c.WebAuthn.Ceremony == "" || len(c.WebAuthn.Response) == 0):
-		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn needs ceremony and response"}
+		return bad, &InputError{Field: "webauthn", Problem: "webauthn needs ceremony and response"}
 	case c.WebAuthn != nil:
 		return credential{method: MethodWebAuthn, webauthn: c.WebAuthn}, nil
 	case takes&takesCode == 0:
-		return credential{}, &InputError{Field: "webauthn", Problem: "webauthn is required"}
+		return bad, &InputError{Field: "webauthn", Problem: "webauthn is required"}
 	}
 	value, ok, err := s.totp.parseCode(c.Code)
 	return credential{method: MethodTOTP, code: value, codeOK: ok}, err
+}
+
+// accepted names the kinds of credential of takes that the Service can
+// check, for a message: "code or recovery_code", "code or webauthn", ….
+func (s *Service) accepted(takes int) string {
+	var names []string
+	for _, k := range []struct {
+		bit  int
+		name string
+	}{{takesCode, "code"}, {takesRecoveryCode, "recovery_code"}, {takesKey, "webauthn"}} {
+		if takes&k.bit != 0 && (k.bit != takesKey || s.cfg.WebAuthn != nil) {
+			names = append(names, k.name)
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// method is the kind of credential c carries, as audited.
+func (c Credential) method() string {
+	switch {
+	case c.WebAuthn != nil:
+		return MethodWebAuthn
+	case c.RecoveryCode != "":
+		return MethodRecoveryCode
+	}
+	return MethodTOTP
 }
 
 // check is one credential check in progress: an attempt was taken from the

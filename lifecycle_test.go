@@ -89,8 +89,10 @@ func TestChallengeBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, mfa.ErrInvalidInput)
 	_, err = f.svc.Challenge(f.ctx, "no-such-token", mfa.Credential{Code: "123456"})
 	assert.ErrorIs(t, err, mfa.ErrInvalidTicket)
-	_, err = f.svc.Challenge(f.ctx, strings.Repeat("x", 5000), mfa.Credential{Code: "123456"})
+	_, err = f.svc.Challenge(f.ctx, strings.Repeat("x", 5000), mfa.Credential{RecoveryCode: codes[1]})
 	assert.ErrorIs(t, err, mfa.ErrInvalidTicket)
+	_, err = f.svc.Challenge(f.ctx, "no-such-token", mfa.Credential{WebAuthn: &mfa.Assertion{}})
+	assert.ErrorIs(t, err, mfa.ErrInvalidTicket, "an unknown token answers before a bad shape")
 
 	st, err := f.store.Get(f.ctx, "carol")
 	require.NoError(t, err)
@@ -100,6 +102,15 @@ func TestChallengeBadInput(t *testing.T) {
 
 	_, err = f.svc.StartChallenge(f.ctx, "nobody")
 	assert.ErrorIs(t, err, mfa.ErrNotEnabled)
+
+	// Refused tokens are audited with the kind of credential they came with.
+	var methods []string
+	for _, e := range f.events(t) {
+		if e.Reason == mfa.ReasonInvalidTicket {
+			methods = append(methods, e.Method)
+		}
+	}
+	assert.Equal(t, []string{mfa.MethodTOTP, mfa.MethodRecoveryCode, mfa.MethodWebAuthn}, methods)
 }
 
 func TestChallengeTicketExpiresAndRunsOutOfAttempts(t *testing.T) {

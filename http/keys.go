@@ -28,22 +28,25 @@ type ceremonyResponse struct {
 // keyOptions serves POST /webauthn/options: with the session and {}, an
 // assertion for the signed-in user (verify, disable, regenerate, factor
 // changes); without a session and with {"mfa_token": "…"}, one for the
-// login challenge.
+// login challenge. A request with neither a session nor a live token is
+// 401 before its body's shape is 400.
 func (h *Handler) keyOptions(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		MFAToken *string `json:"mfa_token"`
 	}
-	if err := decode(w, r, &req, false); err != nil {
-		writeError(w, http.StatusBadRequest, CodeInvalidInput, err.Error())
-		return
-	}
+	shapeErr := decode(w, r, &req, false)
 	var c *mfa.KeyCeremony
 	var err error
-	if req.MFAToken != nil {
+	switch {
+	case shapeErr == nil && req.MFAToken != nil:
 		c, err = h.cfg.Service.BeginKeyLogin(h.requestContext(r), *req.MFAToken)
-	} else {
+	default:
 		ctx, userID, ok := h.begin(w, r)
 		if !ok {
+			return
+		}
+		if shapeErr != nil {
+			writeError(w, http.StatusBadRequest, CodeInvalidInput, shapeErr.Error())
 			return
 		}
 		c, err = h.cfg.Service.BeginKeyCheck(ctx, userID)
