@@ -177,14 +177,22 @@ func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) b
 		return nil
 	}
 	// Every candidate is computed, whether an earlier one matched or not.
+	// A secret that does not open (its key left the ring, or plaintext
+	// refused) is logged and skipped, so the user's other authenticators
+	// still work; the error is returned only when no candidate opened.
+	var opened int
+	var unopened error
 	for _, f := range ch.res.Factors {
 		if f.Type != FactorTOTP || !candidate(f) {
 			continue
 		}
 		secret, stale, err := s.plainSecret(ch.userID, f.Secret)
 		if err != nil {
-			return fmt.Errorf("mfa: opening the secret of factor %s: %w", f.ID, err)
+			unopened = fmt.Errorf("mfa: opening the secret of factor %s: %w", f.ID, err)
+			s.cfg.Logger.Error("mfa: a TOTP secret does not open; its factor is skipped", "user_id", ch.userID, "factor_id", f.ID, "err", err)
+			continue
 		}
+		opened++
 		step := int64(-1)
 		if ch.cred.codeOK {
 			step = s.totp.match(secret, ch.cred.code, ch.now)
@@ -199,7 +207,10 @@ func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) b
 			}
 		}
 	}
-	if ch.factorID == "" {
+	switch {
+	case ch.factorID == "" && opened == 0 && unopened != nil:
+		return unopened
+	case ch.factorID == "":
 		return s.failed(ctx, ch, ReasonInvalidCode)
 	}
 	return nil

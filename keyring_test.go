@@ -142,6 +142,39 @@ func TestKeyRotation(t *testing.T) {
 	assert.Contains(t, err.Error(), `"B"`)
 }
 
+// A secret that no longer opens (its key left the ring) costs only its own
+// factor: the user's other authenticators still work, a wrong code is a
+// plain failed check, and the operator is told which factor to look at.
+func TestUnopenedSecretSkipsOnlyItsFactor(t *testing.T) {
+	ctx := context.Background()
+	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	a, b := key("A", 0xaa), key("B", 0xbb)
+	old, codes := f.enrol(t, f.service(t, ring(t, a)), "u") // sealed under A
+	bThenA := f.service(t, ring(t, b, a))
+	f.now = f.now.Add(30 * time.Second)
+	// (A recovery code proves: a code of the old factor would re-seal it
+	// under B.)
+	enr, err := bThenA.AddFactor(ctx, "u", "Laptop", mfa.Credential{RecoveryCode: codes[0]})
+	require.NoError(t, err)
+	_, err = bThenA.ConfirmFactor(ctx, "u", enr.FactorID, authenticatorApp(enr.Secret, f.now)) // sealed under B
+	require.NoError(t, err)
+
+	var logs bytes.Buffer
+	onlyB, err := mfa.New(mfa.Config{Issuer: "X", Store: f.store, Keys: ring(t, b), Now: func() time.Time { return f.now }, Audit: &recorder{}, Logger: slogTo(&logs)})
+	require.NoError(t, err)
+	defer onlyB.Close(ctx)
+	f.now = f.now.Add(30 * time.Second)
+	v, err := onlyB.Verify(ctx, "u", mfa.Credential{Code: authenticatorApp(enr.Secret, f.now)})
+	require.NoError(t, err, "the factor sealed under B works")
+	assert.Equal(t, enr.FactorID, v.FactorID)
+	assert.Contains(t, logs.String(), "level=ERROR msg=\"mfa: a TOTP secret does not open; its factor is skipped\"")
+	assert.NotContains(t, logs.String(), enr.FactorID, "only the unopened factor is named")
+
+	f.now = f.now.Add(30 * time.Second)
+	err = verifyCode(onlyB, ctx, "u", authenticatorApp(old, f.now))
+	assert.ErrorIs(t, err, mfa.ErrInvalidCode, "the unopened factor's code is refused as any wrong code")
+}
+
 func TestSealedSecretsAtRest(t *testing.T) {
 	ctx := context.Background()
 	f := &rotationFixture{store: memstore.New(), now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
