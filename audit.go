@@ -24,6 +24,8 @@ const (
 	EventFactorAdded              EventType = "auth.mfa.factor_added"
 	EventFactorRemoved            EventType = "auth.mfa.factor_removed"
 	EventCloneSuspected           EventType = "auth.mfa.clone_suspected"
+	EventUnlocked                 EventType = "auth.mfa.unlocked"     // Service.Unlock (an operator)
+	EventUserDeleted              EventType = "auth.mfa.user_deleted" // Service.DeleteUser (the host)
 )
 
 // Reasons a check failed, in Event.Reason.

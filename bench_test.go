@@ -216,7 +216,7 @@ func BenchmarkRedeemRecoveryCode(b *testing.B) {
 			for k := range codes[u] {
 				codes[u][k] = fmt.Sprintf("R%03d%06d", k, u)
 			}
-			if err := store.Delete(ctx, user); err != nil {
+			if err := store.Delete(ctx, user, nil); err != nil {
 				b.Fatal(err)
 			}
 			enrolled(b, store, user, svc.RecoveryCodeHashes(user, codes[u]), secret)

@@ -96,6 +96,12 @@ type Config struct {
 	// deliver from an EventStore besides right after its own changes:
 	// retries, and events other replicas wrote. Zero means 1 second.
 	AuditPollInterval time.Duration
+	// NoAuditRelay makes a Service on an EventStore write its events to
+	// the store as usual but never deliver any: the host's own Services on
+	// the same database do. For short-lived tools such as mfactl, which
+	// must neither take the host's events to a sink of their own nor leave
+	// theirs undelivered.
+	NoAuditRelay bool
 	// Logger receives the Service's own warnings. Nil means slog.Default().
 	Logger *slog.Logger
 
@@ -137,7 +143,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if es, ok := cfg.Store.(EventStore); ok && es.KeepsEvents() {
 		s.events = es
-		s.relay = s.startRelay()
+		if !cfg.NoAuditRelay {
+			s.relay = s.startRelay()
+		}
 	}
 	return s, nil
 }
@@ -442,7 +450,10 @@ func (s *Service) Unlock(ctx context.Context, userID string) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
-	if err := s.store.ResetThrottle(ctx, userID); err != nil {
+	err := s.commit(ctx, []Event{{Type: EventUnlocked, UserID: userID, Operation: "unlock"}}, func(events []Event) error {
+		return s.store.ResetThrottle(ctx, userID, events)
+	})
+	if err != nil {
 		return s.storeErr("ResetThrottle", err)
 	}
 	return nil
@@ -454,7 +465,10 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
-	if err := s.store.Delete(ctx, userID); err != nil {
+	err := s.commit(ctx, []Event{{Type: EventUserDeleted, UserID: userID, Operation: "delete_user"}}, func(events []Event) error {
+		return s.store.Delete(ctx, userID, events)
+	})
+	if err != nil {
 		return s.storeErr("Delete", err)
 	}
 	return nil

@@ -94,8 +94,12 @@ func (s *Service) startRelay() *relay {
 	return r
 }
 
-// notify asks the relay for a pass soon; it never blocks.
+// notify asks the relay for a pass soon; it never blocks. A nil relay
+// (Config.NoAuditRelay) has nothing to do.
 func (r *relay) notify() {
+	if r == nil {
+		return
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:

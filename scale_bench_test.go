@@ -135,7 +135,7 @@ func BenchmarkGrowth(b *testing.B) {
 			}
 			b.StopTimer()
 			for i := 0; i < b.N; i++ {
-				store.Delete(ctx, "new-"+strconv.Itoa(i))
+				store.Delete(ctx, "new-"+strconv.Itoa(i), nil)
 			}
 		})
 		next := 0 // the benchmark function runs more than once; codes work once

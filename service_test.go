@@ -400,9 +400,19 @@ func TestThrottlePermanentAfterMaxLockouts(t *testing.T) {
 	}
 	assert.Equal(t, 100, failures)
 
-	// Support staff can lift it.
+	// Support staff can lift it, which is audited.
 	require.NoError(t, f.svc.Unlock(f.ctx, "nist"))
 	assert.NoError(t, verifyCode(f.svc, f.ctx, "nist", f.code(t, secret, 30*time.Second)))
+	assert.Contains(t, eventTypes(f.events(t)), mfa.EventUnlocked)
+}
+
+// eventTypes returns the types of events, in order.
+func eventTypes(events []mfa.Event) []mfa.EventType {
+	types := make([]mfa.EventType, len(events))
+	for i, e := range events {
+		types[i] = e.Type
+	}
+	return types
 }
 
 func TestThrottleConfigurable(t *testing.T) {
@@ -590,6 +600,10 @@ func TestDeleteUser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, mfa.Status{}, status)
 	assert.ErrorIs(t, redeem(f.svc, f.ctx, "judy", codes[0]), mfa.ErrNotEnabled)
+	events := f.events(t)
+	require.Len(t, events, 3)
+	assert.Equal(t, mfa.EventUserDeleted, events[2].Type, "after setup_started and enabled")
+	assert.Equal(t, "judy", events[2].UserID)
 }
 
 func atoi(s string) int {

@@ -135,8 +135,9 @@ type Store interface {
 	RemoveFactor(ctx context.Context, userID, factorID string, p Proof, events, ifDisabled []Event) (disabled bool, err error)
 
 	// ResetThrottle clears Failures, Lockouts and LockedUntil, ending any
-	// lockout. A user without state is not an error.
-	ResetThrottle(ctx context.Context, userID string) error
+	// lockout. A user without state is not an error; the events are
+	// written either way.
+	ResetThrottle(ctx context.Context, userID string, events []Event) error
 
 	// CreateTicket stores a login challenge ticket. A hash that exists
 	// already is an error (tickets are random; a collision is a fault).
@@ -197,9 +198,10 @@ type Store interface {
 	ListSecrets(ctx context.Context, afterFactorID string, limit int) ([]FactorSecret, error)
 
 	// Delete removes all of the user's state: factors, failure count,
-	// recovery codes and tickets. Deleting a user without state is not an
-	// error.
-	Delete(ctx context.Context, userID string) error
+	// recovery codes, WebAuthn user handle, tickets and ceremonies. Deleting
+	// a user without state is not an error; the events are written either
+	// way.
+	Delete(ctx context.Context, userID string, events []Event) error
 }
 
 // Factor types.

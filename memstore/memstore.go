@@ -231,7 +231,7 @@ func (s *Store) RemoveFactor(ctx context.Context, userID, factorID string, p mfa
 }
 
 // ResetThrottle implements mfa.Store.
-func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
+func (s *Store) ResetThrottle(ctx context.Context, userID string, _ []mfa.Event) error {
 	return s.do(ctx, func() error {
 		if u := s.users[userID]; u != nil {
 			u.resetThrottle()
@@ -381,7 +381,7 @@ func (s *Store) ListSecrets(ctx context.Context, afterFactorID string, limit int
 }
 
 // Delete implements mfa.Store.
-func (s *Store) Delete(ctx context.Context, userID string) error {
+func (s *Store) Delete(ctx context.Context, userID string, _ []mfa.Event) error {
 	return s.do(ctx, func() error {
 		s.delete(userID)
 		return nil

@@ -201,7 +201,7 @@ func TestStatementCounts(t *testing.T) {
 				}},
 				{"Accept(step)", accept, acceptTx, func() error { return store.Accept(ctx, "u", step(f, 11), nil) }},
 				{"Accept(recovery code)", accept, acceptTx, func() error { return store.Accept(ctx, "u", codeProof(codes[0]), nil) }},
-				{"ResetThrottle", 1, 0, func() error { return store.ResetThrottle(ctx, "u") }},
+				{"ResetThrottle", 1, 1, func() error { return store.ResetThrottle(ctx, "u", nil) }},
 				{"ReplaceRecoveryCodes", accept + 2, 1, func() error { return store.ReplaceRecoveryCodes(ctx, "u", step(f, 12), hashes(10), nil) }},
 				{"AddFactor", accept + 4, 1, func() error { return store.AddFactor(ctx, "u", step(f, 13), g, 5, nil) }},
 				{"ConfirmFactor", 4, 1, func() error {
@@ -223,7 +223,7 @@ func TestStatementCounts(t *testing.T) {
 				{"TakeCeremony", pick(1, 2), pick(0, 1), func() error { _, err := store.TakeCeremony(ctx, ticket, now); return err }},
 				{"UserHandle", pick(1, 2), pick(0, 1), func() error { _, err := store.UserHandle(ctx, "u", random(32)); return err }},
 				{"Disable", accept + 5, 1, func() error { return store.Disable(ctx, "u", step(f, 16), nil) }},
-				{"Delete", 5, 1, func() error { return store.Delete(ctx, "u") }},
+				{"Delete", 5, 1, func() error { return store.Delete(ctx, "u", nil) }},
 			} {
 				before, beforeTx := c.statements.Load(), c.txs.Load()
 				require.NoError(t, op.run(), op.name)

@@ -88,7 +88,7 @@
 //	ConfirmFactor         4 tx                   SELECT … FOR UPDATE, SELECT factors, UPDATE factor, UPDATE user
 //	RemoveFactor          accept + 3 tx          SELECT … FOR UPDATE, SELECT factors, DELETE (all four tables for the last)
 //	Disable               accept + 5 tx          DELETEs in every table
-//	ResetThrottle         1                      UPDATE (an operator's unlock)
+//	ResetThrottle         1 tx                   UPDATE (an operator's unlock)
 //	CreateTicket          1                      INSERT
 //	LookupTicket          1                      SELECT
 //	ReserveTicket         2 tx                   conditional UPDATE, SELECT

@@ -490,9 +490,9 @@ func (s *Store) RemoveFactor(ctx context.Context, userID, factorID string, p mfa
 }
 
 // ResetThrottle implements mfa.Store with one UPDATE.
-func (s *Store) ResetThrottle(ctx context.Context, userID string) error {
-	return s.wrap("reset throttle", s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`), userID)
+func (s *Store) ResetThrottle(ctx context.Context, userID string, events []mfa.Event) error {
+	return s.wrap("reset throttle", s.write(ctx, events, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, s.sql(`UPDATE mfa_users SET failures = 0, lockouts = 0, locked_until = 0 WHERE user_id = ?`), userID)
 		return err
 	}))
 }
@@ -690,8 +690,8 @@ func (s *Store) ListSecrets(ctx context.Context, afterFactorID string, limit int
 
 // Delete implements mfa.Store: DELETEs of the user's rows in every table,
 // in one transaction.
-func (s *Store) Delete(ctx context.Context, userID string) error {
-	return s.wrap("delete", s.inTx(ctx, func(tx *sqlx.Tx) error { return s.deleteUser(ctx, tx, userID) }))
+func (s *Store) Delete(ctx context.Context, userID string, events []mfa.Event) error {
+	return s.wrap("delete", s.write(ctx, events, func(tx *sqlx.Tx) error { return s.deleteUser(ctx, tx, userID) }))
 }
 
 // deleteUser deletes the user's rows in every table.

@@ -142,6 +142,8 @@ var eventCases = []testCase{
 		})
 		want = append(want, last.ID)
 		op("disable_refused", false, func(ev []mfa.Event) error { return h.store.Disable(h.ctx, u, h.step(g, 8), ev) })
+		op("reset_throttle", true, func(ev []mfa.Event) error { return h.store.ResetThrottle(h.ctx, u, ev) })
+		op("delete", true, func(ev []mfa.Event) error { return h.store.Delete(h.ctx, u, ev) })
 
 		got := h.relayAll(es, T0, func(mfa.Event) error { return nil })
 		assert.Equal(h.t, want, ids(got, u), "the events of every change, in order, and none of a refusal")

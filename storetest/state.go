@@ -164,7 +164,7 @@ var stateCases = []testCase{
 		assert.Zero(h.t, limited.RetryAfter)
 		assert.Equal(h.t, throttle.MaxLockouts, h.get(u).Lockouts)
 
-		require.NoError(h.t, h.store.ResetThrottle(h.ctx, u))
+		require.NoError(h.t, h.store.ResetThrottle(h.ctx, u, nil))
 		_, err = h.reserve(u, true, now)
 		assert.NoError(h.t, err, "ResetThrottle lifts it")
 	}},
@@ -181,12 +181,12 @@ var stateCases = []testCase{
 	{"ResetThrottle", func(h *harness) {
 		u, _ := h.enabled()
 		h.fail(u, throttle.MaxFailures)
-		require.NoError(h.t, h.store.ResetThrottle(h.ctx, u))
+		require.NoError(h.t, h.store.ResetThrottle(h.ctx, u, nil))
 		st := h.get(u)
 		assert.Zero(h.t, st.Failures)
 		assert.Zero(h.t, st.Lockouts)
 		assert.True(h.t, st.LockedUntil.IsZero())
-		assert.NoError(h.t, h.store.ResetThrottle(h.ctx, h.user()), "a user without state is not an error")
+		assert.NoError(h.t, h.store.ResetThrottle(h.ctx, h.user(), nil), "a user without state is not an error")
 	}},
 	{"EnableWithoutSetup", func(h *harness) {
 		u := h.user()
@@ -254,9 +254,9 @@ var stateCases = []testCase{
 		u, f := h.enabled(hashes(10)...)
 		h.second(u, f, 101)
 		h.fail(u, 1)
-		require.NoError(h.t, h.store.Delete(h.ctx, u))
+		require.NoError(h.t, h.store.Delete(h.ctx, u, nil))
 		assert.Equal(h.t, mfa.State{}, h.get(u))
-		assert.NoError(h.t, h.store.Delete(h.ctx, u), "deleting a user without state is not an error")
+		assert.NoError(h.t, h.store.Delete(h.ctx, u, nil), "deleting a user without state is not an error")
 	}},
 	{"ReplaceSecretAndListSecrets", func(h *harness) {
 		u, f := h.enabled()

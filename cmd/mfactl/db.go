@@ -84,7 +84,7 @@ func (a *app) open(ctx context.Context, f *dbFlags, create bool) (*database, err
 	if err != nil {
 		return nil, fmt.Errorf("bad -dsn for %s: %w", f.driver, err)
 	}
-	store, err := sqlstore.New(db, sqlstore.Config{TablePrefix: f.prefix, DisableOutbox: true})
+	store, err := sqlstore.New(db, sqlstore.Config{TablePrefix: f.prefix})
 	if err != nil {
 		db.Close()
 		return nil, usagef("bad -prefix: %v", err) // the driver is one sqlstore knows
@@ -188,12 +188,13 @@ func (a *app) newService(d *database, keys *mfa.KeyRing, allowPlaintext bool) (*
 		Store:                 d.store,
 		Keys:                  keys,
 		AllowPlaintextSecrets: allowPlaintext,
+		NoAuditRelay:          true, // the host's relays deliver unlock's and delete's events
 		Logger:                slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
 
-// closeService closes svc; with the outbox off and no event emitted by
-// the commands, there is nothing for it to deliver.
+// closeService closes svc; the events of its changes wait in the outbox
+// for the host's relays.
 func closeService(svc *mfa.Service) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -87,15 +87,19 @@ func TestEventsTail(t *testing.T) {
 			assert.Equal(t, eventIDs(kept[:3]), lineIDs(lines))
 			assert.Len(t, tail(t, c.run(nil, "events tail")), 6)
 
-			// No command delivered, retried or deleted an event.
+			// No command delivered, retried or deleted an event; unlock and
+			// delete added theirs, for the host's relays.
 			c.run(nil, "status", "alice")
 			c.run(nil, "unlock", "alice")
 			c.run([]string{"MFA_KEYS=" + text}, "reseal")
 			c.run(nil, "delete", "bob")
 			after, err := store.PendingEvents(ctx, 1000)
 			require.NoError(t, err)
-			assert.Equal(t, kept, after)
-			assert.Equal(t, outboxRows, d.outboxRows(t), "attempts and next attempt times are unchanged")
+			require.Len(t, after, len(kept)+2)
+			assert.Equal(t, kept, after[:len(kept)])
+			assert.Equal(t, []mfa.EventType{mfa.EventUnlocked, mfa.EventUserDeleted}, []mfa.EventType{after[6].Type, after[7].Type})
+			assert.Equal(t, []string{"alice", "bob"}, []string{after[6].UserID, after[7].UserID})
+			assert.Equal(t, outboxRows, d.outboxRows(t)[:len(kept)], "attempts and next attempt times are unchanged")
 		})
 	}
 }

@@ -134,10 +134,17 @@ lock            not locked
 				assert.Equal(t, `mfactl: user "`+user+`" has no MFA state`, oneErrorLine(t, c.run(nil, "delete", user), 1))
 			}
 
-			// The commands delivered and deleted no event.
+			// The commands delivered and deleted no event, and wrote one for
+			// each unlock and delete, in order.
 			after, err := outbox.PendingEvents(ctx, 1000)
 			require.NoError(t, err)
-			assert.Equal(t, kept, after)
+			require.Len(t, after, len(kept)+4)
+			assert.Equal(t, kept, after[:len(kept)])
+			var added []string
+			for _, e := range after[len(kept):] {
+				added = append(added, string(e.Type)+" "+e.UserID)
+			}
+			assert.Equal(t, []string{"auth.mfa.unlocked carol", "auth.mfa.unlocked dave", "auth.mfa.user_deleted bob", "auth.mfa.user_deleted alice"}, added)
 
 			// With the library: the unlocked users pass a check, the deleted
 			// ones are gone.
