@@ -2,7 +2,6 @@ package mfa
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -179,7 +178,12 @@ func (s *Service) FinishKeyRegistration(ctx context.Context, userID, factorID st
 	if pending == nil || pending.Active || pending.Type != FactorWebAuthn {
 		return FactorInfo{}, nil, ErrFactorNotFound
 	}
-	ch, err := s.reserve(ctx, "confirm_factor", userID, st.Enabled, cred)
+	// The first key enables MFA, as Enable; a later one is ConfirmFactor.
+	op, storeOp := "enable", "Enable"
+	if st.Enabled {
+		op, storeOp = "confirm_factor", "ConfirmFactor"
+	}
+	ch, err := s.reserve(ctx, op, userID, st.Enabled, cred)
 	if err != nil {
 		return FactorInfo{}, nil, err
 	}
@@ -211,7 +215,7 @@ func (s *Service) FinishKeyRegistration(ctx context.Context, userID, factorID st
 			UsedAt: ch.now, RecoveryCodes: s.recovery.hashAll(userID, codes)}
 		err = s.commit(ctx, []Event{ch.event(EventEnabled)}, func(events []Event) error { return s.store.Enable(ctx, userID, en, events) })
 	}
-	if err := s.finish(ctx, ch, "ConfirmFactor", err); err != nil {
+	if err := s.finish(ctx, ch, storeOp, err); err != nil {
 		return FactorInfo{}, nil, err
 	}
 	return FactorInfo{ID: factorID, Name: pending.Name, Type: FactorWebAuthn, CreatedAt: pending.CreatedAt, LastUsedAt: ch.now}, codes, nil
@@ -222,8 +226,9 @@ func (s *Service) FinishKeyRegistration(ctx context.Context, userID, factorID st
 // is taken (Verify, Disable, RegenerateRecoveryCodes, AddFactor,
 // RemoveFactor) as Credential.WebAuthn.
 //
-// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled,
-// ErrFactorNotFound (the user has no security key), ErrStore.
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrRateLimited (the user is
+// locked: no ceremony is started), ErrNotEnabled, ErrFactorNotFound (the
+// user has no security key), ErrStore.
 func (s *Service) BeginKeyCheck(ctx context.Context, userID string) (*KeyCeremony, error) {
 	if err := s.needWebAuthn(); err != nil {
 		return nil, err
@@ -242,8 +247,9 @@ func (s *Service) BeginKeyCheck(ctx context.Context, userID string) (*KeyCeremon
 // token (from StartChallenge); its response goes to Challenge as
 // Credential.WebAuthn.
 //
-// Errors: ErrInvalidInput, ErrInvalidTicket, ErrFactorNotFound (the user
-// has no security key), ErrStore.
+// Errors: ErrInvalidInput, ErrInvalidTicket (audited, as by Challenge),
+// ErrRateLimited (the user is locked: no ceremony is started),
+// ErrFactorNotFound (the user has no security key), ErrStore.
 func (s *Service) BeginKeyLogin(ctx context.Context, token string) (*KeyCeremony, error) {
 	if err := s.needWebAuthn(); err != nil {
 		return nil, err
@@ -252,17 +258,17 @@ func (s *Service) BeginKeyLogin(ctx context.Context, token string) (*KeyCeremony
 		return nil, &InputError{Field: "mfa_token", Problem: "mfa_token is required"}
 	}
 	if len(token) > maxTokenLength {
-		return nil, ErrInvalidTicket
+		return nil, s.invalidTicket(ctx, MethodWebAuthn)
 	}
 	userID, err := s.store.LookupTicket(ctx, ticketHash(token), s.cfg.Now())
 	if errors.Is(err, ErrInvalidTicket) {
-		return nil, ErrInvalidTicket
+		return nil, s.invalidTicket(ctx, MethodWebAuthn)
 	} else if err != nil {
 		return nil, s.storeErr("LookupTicket", err)
 	}
 	account, err := s.account(ctx, userID)
 	if errors.Is(err, ErrUserNotFound) {
-		return nil, ErrInvalidTicket
+		return nil, s.invalidTicket(ctx, MethodWebAuthn)
 	} else if err != nil {
 		return nil, err
 	}
@@ -270,12 +276,17 @@ func (s *Service) BeginKeyLogin(ctx context.Context, token string) (*KeyCeremony
 }
 
 // beginKeyAssertion stores a ceremony of purpose for an assertion by any
-// of the user's keys and returns its options.
+// of the user's keys and returns its options. A locked user gets the
+// lockout, and no ceremony.
 func (s *Service) beginKeyAssertion(ctx context.Context, userID, account, purpose string) (*KeyCeremony, error) {
 	st, err := s.store.Get(ctx, userID)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, s.storeErr("Get", err)
+	}
+	if limited := s.cfg.Throttle.Locked(st.Lockouts, st.LockedUntil, s.cfg.Now()); limited != nil {
+		return nil, limited
+	}
+	switch {
 	case !st.Enabled:
 		return nil, ErrNotEnabled
 	case len(activeKeys(st.Factors)) == 0:
@@ -358,7 +369,7 @@ func (s *Service) newCeremony(ctx context.Context, c Ceremony) (string, error) {
 // Store keeps (minted on first use).
 func (s *Service) keyUser(ctx context.Context, userID, account string) (KeyUser, error) {
 	candidate := make([]byte, 32)
-	if _, err := rand.Read(candidate); err != nil {
+	if _, err := io.ReadFull(s.cfg.Rand, candidate); err != nil {
 		return KeyUser{}, err
 	}
 	handle, err := s.store.UserHandle(ctx, userID, candidate)

@@ -142,11 +142,14 @@ func TestSecurityKeyCloneSuspected(t *testing.T) {
 	assert.Equal(t, factorID, clones[0].FactorID)
 }
 
-// Refused assertions draw on the user's failure budget.
+// Refused assertions draw on the user's failure budget; a locked user
+// starts no ceremony.
 func TestSecurityKeyBudget(t *testing.T) {
 	f := keyFixture(t)
 	key := mfatest.NewKey()
 	f.registerKey(t, "ora", key)
+	early, err := f.svc.BeginKeyCheck(f.ctx, "ora")
+	require.NoError(t, err)
 	for i := 0; i < 5; i++ {
 		c, err := f.svc.BeginKeyCheck(f.ctx, "ora")
 		require.NoError(t, err)
@@ -154,11 +157,16 @@ func TestSecurityKeyBudget(t *testing.T) {
 		_, err = f.svc.Verify(f.ctx, "ora", mfa.Credential{WebAuthn: &a})
 		require.ErrorIs(t, err, mfa.ErrInvalidCode)
 	}
-	c, err := f.svc.BeginKeyCheck(f.ctx, "ora")
-	require.NoError(t, err)
-	a := respond(key, c, nil)
+	_, err = f.svc.BeginKeyCheck(f.ctx, "ora")
+	assert.ErrorIs(t, err, mfa.ErrRateLimited, "locked: no new ceremony")
+	a := respond(key, early, nil)
 	_, err = f.svc.Verify(f.ctx, "ora", mfa.Credential{WebAuthn: &a})
 	assert.ErrorIs(t, err, mfa.ErrRateLimited, "locked: even the right key is refused")
+
+	token, err := f.svc.StartChallenge(f.ctx, "ora")
+	require.NoError(t, err)
+	_, err = f.svc.BeginKeyLogin(f.ctx, token)
+	assert.ErrorIs(t, err, mfa.ErrRateLimited, "at the login challenge too")
 }
 
 func TestSecurityKeyRegistrationRules(t *testing.T) {
