@@ -51,7 +51,8 @@ func (s *Service) StartChallenge(ctx context.Context, userID string) (token stri
 }
 
 // Challenge completes a login: it checks the token from StartChallenge and
-// the user's TOTP code or recovery code, and says which user passed, to
+// the user's credential (a TOTP code, a recovery code, or a security key's
+// assertion begun with BeginKeyLogin), and says which user passed, to
 // issue the session for. The token is used up on success; a recovery code
 // is consumed; a TOTP time step is accepted once per authenticator. Of
 // concurrent Challenges with one token at most one succeeds.
@@ -62,7 +63,7 @@ func (s *Service) StartChallenge(ctx context.Context, userID string) (token stri
 // (ErrRateLimited), also when the token is out of attempts; then a token
 // out of attempts, or of a user the host deleted or who turned MFA off,
 // (ErrInvalidTicket); then a refused credential (ErrInvalidCode, and
-// ErrReplay).
+// ErrReplay, ErrInvalidCeremony, ErrCloneSuspected).
 func (s *Service) Challenge(ctx context.Context, token string, c Credential) (Verification, error) {
 	if token == "" {
 		return Verification{}, &InputError{Field: "mfa_token", Problem: "mfa_token is required"}
@@ -136,9 +137,10 @@ func (s *Service) invalidTicket(ctx context.Context, method string) error {
 	return ErrInvalidTicket
 }
 
-// DeleteExpiredTickets deletes expired login challenges and returns how
-// many. Expired tickets never work and are also removed when presented;
-// hosts may call this on a schedule to keep the table small.
+// DeleteExpiredTickets deletes expired login challenges and expired
+// WebAuthn ceremonies, and returns how many. Expired ones never work and
+// are also removed when presented; hosts may call this on a schedule to
+// keep the tables small.
 func (s *Service) DeleteExpiredTickets(ctx context.Context) (int, error) {
 	n, err := s.store.DeleteExpiredTickets(ctx, s.cfg.Now())
 	if err != nil {

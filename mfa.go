@@ -73,9 +73,11 @@ type Config struct {
 	// Account returns the account name authenticator apps show next to the
 	// issuer (usually the email address), or an error wrapping
 	// ErrUserNotFound when the user no longer exists. Every method that
-	// acts for a user calls it, so that a user the host deleted can neither
-	// enrol nor pass a check (nor complete a login with a token minted
-	// before). Nil means the user ID is the account name and every user
+	// enrols, checks a credential or reports a status calls it, so that a
+	// user the host deleted can neither enrol nor pass a check (nor
+	// complete a login with a token minted before); StartChallenge (called
+	// for a user the host just signed in), Unlock and DeleteUser do not.
+	// Nil means the user ID is the account name and every user
 	// exists. The name may not contain ':' or control characters.
 	Account func(ctx context.Context, userID string) (string, error)
 
@@ -349,8 +351,9 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 	return codes, nil
 }
 
-// Verify checks a TOTP code from any of the user's authenticators, or a
-// recovery code (which it uses up), for a user with MFA enabled: for a
+// Verify checks a TOTP code from any of the user's authenticators, a
+// recovery code (which it uses up), or a security key's assertion (begun
+// with BeginKeyCheck), for a user with MFA enabled: for a
 // step-up check before a sensitive action, or a login flow of the host's
 // own (StartChallenge and Challenge are the ready-made one). A TOTP code's
 // time step is accepted once per authenticator: the same code, or any code
@@ -373,9 +376,10 @@ func (s *Service) Verify(ctx context.Context, userID string, c Credential) (Veri
 	return ch.verification(), nil
 }
 
-// Disable turns MFA off after checking a TOTP code or a recovery code, and
-// deletes every factor, the recovery codes and the user's open login
-// challenges in the same operation.
+// Disable turns MFA off after checking a credential (a TOTP code, a
+// recovery code or a security key's assertion), and deletes every factor,
+// the recovery codes, the user's open login challenges and ceremonies in
+// the same operation.
 //
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
@@ -391,8 +395,8 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 	return s.finish(ctx, ch, "Disable", err)
 }
 
-// RegenerateRecoveryCodes checks a TOTP code and replaces the user's
-// recovery codes with a new batch of RecoveryCodeCount, returned in
+// RegenerateRecoveryCodes checks a TOTP code or a security key's
+// assertion (not a recovery code) and replaces the user's recovery codes with a new batch of RecoveryCodeCount, returned in
 // plaintext once. The old batch stops working in the same operation.
 //
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
@@ -420,7 +424,8 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string, c 
 }
 
 // Status returns the user's MFA status. A user who never started setup has
-// the zero Status. Errors: ErrInvalidInput, ErrUserNotFound, ErrStore.
+// the zero Status. Errors: ErrInvalidInput, ErrUserNotFound (ErrRateLimited
+// instead while a deleted user is still locked), ErrStore.
 func (s *Service) Status(ctx context.Context, userID string) (Status, error) {
 	if err := checkUserID(userID); err != nil {
 		return Status{}, err

@@ -100,8 +100,8 @@ type Store interface {
 	ReplaceRecoveryCodes(ctx context.Context, userID string, p Proof, hashes [][]byte, events []Event) error
 
 	// Disable accepts p exactly as Accept and, in the same atomic operation,
-	// deletes all of the user's state: factors, failure count, recovery
-	// codes and login tickets. With Accept's errors, nothing changes.
+	// deletes all of the user's state, as Delete does. With Accept's
+	// errors, nothing changes.
 	Disable(ctx context.Context, userID string, p Proof, events []Event) error
 
 	// AddFactor accepts p exactly as Accept and, in the same atomic

@@ -122,9 +122,9 @@ type Config struct {
 
 // Handler serves the MFA endpoints. It is an http.Handler that routes the
 // paths "/", "/setup", "/enable", "/challenge", "/disable",
-// "/recovery-codes", "/verify", "/factors", "/factors/{id}" and
-// "/factors/{id}/confirm" below its mount point (use it behind
-// http.StripPrefix, or Mount it).
+// "/recovery-codes", "/verify", "/factors", "/factors/{id}",
+// "/factors/{id}/confirm" and "/webauthn/options" below its mount point
+// (use it behind http.StripPrefix, or Mount it).
 type Handler struct {
 	cfg Config
 }

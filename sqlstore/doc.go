@@ -18,7 +18,8 @@
 // instead (migrations/<dialect>/NNNN_*.sql, written with the default prefix
 // "mfa_"). Config.TablePrefix replaces the prefix.
 //
-// mfa_users: one row per user who started setup.
+// mfa_users: one row per user who started setup or was given a WebAuthn
+// user handle.
 //
 //	user_id           the host's user ID (primary key; byte-exact on MySQL)
 //	enabled           1 once Enable succeeded, else 0 (setup is pending)
@@ -86,7 +87,7 @@
 //	ReplaceRecoveryCodes  accept + 2 tx          DELETE, INSERT
 //	AddFactor             accept + 4 tx          SELECT … FOR UPDATE, SELECT factors, DELETE, INSERT
 //	ConfirmFactor         4 tx                   SELECT … FOR UPDATE, SELECT factors, UPDATE factor, UPDATE user
-//	RemoveFactor          accept + 3 tx          SELECT … FOR UPDATE, SELECT factors, DELETE (all four tables for the last)
+//	RemoveFactor          accept + 3 tx          SELECT … FOR UPDATE, SELECT factors, DELETE (every table for the last)
 //	Disable               accept + 5 tx          DELETEs in every table
 //	ResetThrottle         1 tx                   UPDATE (an operator's unlock)
 //	CreateTicket          1                      INSERT
