@@ -18,6 +18,13 @@
 // instead (migrations/<dialect>/NNNN_*.sql, written with the default prefix
 // "mfa_"). Config.TablePrefix replaces the prefix.
 //
+// Upgrading: migrations move existing data in place (TestUpgradeInPlace
+// holds that on every dialect). Migration 0003 (several authenticators per
+// user) moves each user's secret and last time step into mfa_factors and
+// drops those columns from mfa_users, which a release before it still
+// reads: stop every replica of the old release, migrate, then start the
+// new one, rather than rolling the upgrade through replicas one by one.
+//
 // mfa_users: one row per user who started setup or was given a WebAuthn
 // user handle.
 //
