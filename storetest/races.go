@@ -127,6 +127,20 @@ var raceCases = []testCase{
 		assert.Equal(h.t, 1, tally(h.t, errs, mfa.ErrFactorNotFound))
 		assert.Equal(h.t, 2, activeCount(h.get(u)))
 	}},
+	{"RaceOneCredentialOneOwner", func(h *harness) {
+		cred := randomBytes(16)
+		users := make([]string, Racers)
+		factors := make([]mfa.Factor, Racers)
+		for i := range users {
+			users[i], factors[i] = h.user(), h.factor("Key")
+			factors[i].Type = mfa.FactorWebAuthn
+			require.NoError(h.t, h.store.SetPending(h.ctx, users[i], factors[i], nil))
+		}
+		errs := race(Racers, func(i int) error {
+			return h.store.Enable(h.ctx, users[i], mfa.Enablement{FactorID: factors[i].ID, Counter: 1, Secret: []byte("data"), CredentialID: cred, UsedAt: T0}, nil)
+		})
+		assert.Equal(h.t, 1, tally(h.t, errs, mfa.ErrCredentialInUse), "one user registers the credential")
+	}},
 	{"RaceAddsNeverExceedTheMaximum", func(h *harness) {
 		u, f := h.enabled(hashes(10)...)
 		// Each racer adds a factor (proving with a step of its own) and

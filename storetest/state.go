@@ -250,6 +250,34 @@ var stateCases = []testCase{
 		assert.ErrorIs(h.t, err, mfa.ErrCredentialInUse)
 		assert.False(h.t, h.get(v).Enabled, "nothing changes")
 	}},
+	{"ConfirmFactorWithCredential", func(h *harness) {
+		u, f := h.enabled()
+		k := h.factor("Key")
+		k.Type = mfa.FactorWebAuthn
+		require.NoError(h.t, h.store.AddFactor(h.ctx, u, h.step(f, 101), k, maxFactors, nil))
+		cred, data := randomBytes(16), []byte("credential data")
+		require.NoError(h.t, h.store.ConfirmFactor(h.ctx, u, mfa.Confirmation{FactorID: k.ID, Counter: 1, Secret: data, CredentialID: cred, UsedAt: T0}, maxFactors, nil))
+		key := factorOf(h.get(u), k.ID)
+		require.NotNil(h.t, key)
+		assert.Equal(h.t, cred, key.CredentialID)
+		assert.Equal(h.t, data, key.Secret)
+
+		// The same credential for another user, or as another factor of
+		// the same user, is refused and changes nothing.
+		v, vf := h.enabled()
+		for _, owner := range []struct {
+			user  string
+			proof mfa.Factor
+		}{{v, vf}, {u, f}} {
+			g := h.factor("Key")
+			g.Type = mfa.FactorWebAuthn
+			require.NoError(h.t, h.store.AddFactor(h.ctx, owner.user, h.step(owner.proof, 102), g, maxFactors, nil))
+			before := h.get(owner.user)
+			err := h.store.ConfirmFactor(h.ctx, owner.user, mfa.Confirmation{FactorID: g.ID, Counter: 1, Secret: data, CredentialID: cred, UsedAt: T0}, maxFactors, nil)
+			assert.ErrorIs(h.t, err, mfa.ErrCredentialInUse)
+			assert.Equal(h.t, before, h.get(owner.user), "nothing changes")
+		}
+	}},
 	{"Delete", func(h *harness) {
 		u, f := h.enabled(hashes(10)...)
 		h.second(u, f, 101)
