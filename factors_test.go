@@ -194,3 +194,17 @@ func TestLockoutAnswersFirst(t *testing.T) {
 	_, err = f.svc.Challenge(f.ctx, token, mfa.Credential{Code: "12"})
 	assert.ErrorIs(t, err, mfa.ErrInvalidInput, "a known token, a bad shape")
 }
+
+func TestFactorAccepts(t *testing.T) {
+	totp := mfa.Factor{Type: mfa.FactorTOTP, Counter: 10}
+	assert.True(t, totp.Accepts(11))
+	assert.False(t, totp.Accepts(10), "a used step")
+	assert.False(t, totp.Accepts(9))
+	key := mfa.Factor{Type: mfa.FactorWebAuthn}
+	assert.True(t, key.Accepts(0), "a key without a signature counter stays at zero")
+	assert.True(t, key.Accepts(1))
+	key.Counter = 5
+	assert.False(t, key.Accepts(0), "a counter that went back to zero")
+	assert.False(t, key.Accepts(5))
+	assert.False(t, mfa.Factor{Type: mfa.FactorTOTP}.Accepts(0), "zero is special for keys only")
+}

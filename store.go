@@ -239,6 +239,15 @@ type Factor struct {
 	LastUsedAt time.Time
 }
 
+// Accepts reports whether a proof with counter (a TOTP time step or a
+// signature counter) may be accepted for f: it must be greater than the
+// stored Counter, except that a WebAuthn key that reports no signature
+// counter stays at zero. Every Store applies this rule, atomically, where
+// it accepts a proof or confirms a factor; refused, it is ErrReplay.
+func (f Factor) Accepts(counter int64) bool {
+	return counter > f.Counter || f.Type == FactorWebAuthn && counter == 0 && f.Counter == 0
+}
+
 // State is one user's MFA state as Store.Get returns it.
 type State struct {
 	// Enabled reports whether MFA is on.

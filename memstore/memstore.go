@@ -133,7 +133,7 @@ func (s *Store) Enable(ctx context.Context, userID string, e mfa.Enablement, _ [
 		switch {
 		case f == nil || f.Active:
 			return mfa.ErrInvalidCode
-		case !counterAccepted(*f, e.Counter):
+		case !f.Accepts(e.Counter):
 			return mfa.ErrReplay
 		case e.CredentialID != nil && s.credentialInUse(e.CredentialID):
 			return mfa.ErrCredentialInUse
@@ -200,7 +200,7 @@ func (s *Store) ConfirmFactor(ctx context.Context, userID string, c mfa.Confirma
 			return mfa.ErrFactorNotFound
 		case u.active() >= max:
 			return mfa.ErrTooManyFactors
-		case !counterAccepted(*f, c.Counter):
+		case !f.Accepts(c.Counter):
 			return mfa.ErrReplay
 		case c.CredentialID != nil && s.credentialInUse(c.CredentialID):
 			return mfa.ErrCredentialInUse
@@ -425,7 +425,7 @@ func (s *Store) accept(userID string, p mfa.Proof) error {
 	switch {
 	case f == nil || !f.Active:
 		return mfa.ErrInvalidCode
-	case !counterAccepted(*f, p.Counter):
+	case !f.Accepts(p.Counter):
 		return mfa.ErrReplay
 	}
 	f.Counter, f.LastUsedAt = p.Counter, p.UsedAt
@@ -434,13 +434,6 @@ func (s *Store) accept(userID string, p mfa.Proof) error {
 	}
 	u.resetThrottle()
 	return nil
-}
-
-// counterAccepted reports whether a proof's counter is accepted for f:
-// greater than its counter, or zero for a WebAuthn factor still at zero (a
-// key without a signature counter).
-func counterAccepted(f mfa.Factor, counter int64) bool {
-	return counter > f.Counter || f.Type == mfa.FactorWebAuthn && counter == 0 && f.Counter == 0
 }
 
 // credentialInUse reports whether any factor has this credential ID.

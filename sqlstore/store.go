@@ -319,9 +319,8 @@ func (s *Store) activate(ctx context.Context, tx *sqlx.Tx, userID, factorID stri
 	return nil
 }
 
-// counterAccepted is the condition on a factor's row for accepting a
-// counter, given twice: greater than the stored one, or zero for a
-// WebAuthn factor still at zero (a key without a signature counter).
+// counterAccepted is mfa.Factor.Accepts as the condition on a factor's
+// row, its counter given twice.
 const counterAccepted = `(counter < ? OR (type = 'webauthn' AND counter = 0 AND ? = 0))`
 
 // explainFactor says why a conditional UPDATE of factor factorID with
@@ -343,7 +342,7 @@ func (s *Store) explainFactor(ctx context.Context, q sqlx.QueryerContext, userID
 		return err
 	case (active == 1) != wantActive:
 		return missing
-	case counter > f.Counter || f.Type == mfa.FactorWebAuthn && counter == 0 && f.Counter == 0:
+	case f.Accepts(counter):
 		return nil
 	}
 	return mfa.ErrReplay
