@@ -19,6 +19,8 @@ type dialect struct {
 	// forUpdate locks the rows a SELECT reads until the transaction ends;
 	// empty on SQLite, whose write transactions lock the whole database.
 	forUpdate string
+	// returning: INSERT and DELETE take a RETURNING clause (not MySQL).
+	returning bool
 	// accept is how a proof is accepted together with clearing the user's
 	// failure count (acceptCTE, acceptJoin, acceptTwoStatements).
 	accept int
@@ -44,6 +46,7 @@ var (
 		name:         "sqlite",
 		bind:         sqlx.QUESTION,
 		insertIgnore: "INSERT OR IGNORE INTO",
+		returning:    true,
 		accept:       acceptTwoStatements,
 		retryable:    sqliteBusy,
 		duplicate: func(err error) bool {
@@ -55,6 +58,7 @@ var (
 		bind:         sqlx.DOLLAR,
 		insertIgnore: "INSERT INTO",
 		forUpdate:    " FOR UPDATE",
+		returning:    true,
 		accept:       acceptCTE,
 		retryable:    func(err error) bool { return sqlState(err) == "40001" || sqlState(err) == "40P01" },
 		duplicate:    func(err error) bool { return sqlState(err) == "23505" },
