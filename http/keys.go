@@ -1,8 +1,11 @@
 package mfahttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -31,15 +34,25 @@ type ceremonyResponse struct {
 // login challenge. A request with neither a session nor a live token is
 // 401 before its body's shape is 400.
 func (h *Handler) keyOptions(w http.ResponseWriter, r *http.Request) {
+	// The body is read here (one byte more than decode allows, so that it
+	// still refuses an oversized one) to be read twice.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, "request body could not be read")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req struct {
 		MFAToken *string `json:"mfa_token"`
 	}
 	shapeErr := decode(w, r, &req, false)
 	var c *mfa.KeyCeremony
-	var err error
 	switch {
 	case shapeErr == nil && req.MFAToken != nil:
 		c, err = h.cfg.Service.BeginKeyLogin(h.requestContext(r), *req.MFAToken)
+	case shapeErr != nil && h.carriesLiveToken(r, body):
+		writeError(w, http.StatusBadRequest, CodeInvalidInput, shapeErr.Error())
+		return
 	default:
 		ctx, userID, ok := h.begin(w, r)
 		if !ok {
@@ -56,6 +69,20 @@ func (h *Handler) keyOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ceremonyResponse{Ceremony: c.Ceremony, Options: jsontext.Value(c.Options)})
+}
+
+// carriesLiveToken reports whether a body that failed the strict reading
+// still names, read leniently, an mfa_token that is live: the service
+// looks the token up and changes nothing (an unknown one is audited).
+func (h *Handler) carriesLiveToken(r *http.Request, body []byte) bool {
+	var lenient struct {
+		MFAToken string `json:"mfa_token"`
+	}
+	if json.Unmarshal(body, &lenient) != nil || lenient.MFAToken == "" {
+		return false
+	}
+	_, err := h.cfg.Service.Challenge(h.requestContext(r), lenient.MFAToken, mfa.Credential{})
+	return !errors.Is(err, mfa.ErrInvalidTicket)
 }
 
 // addKey serves POST /factors with {"type": "webauthn", "name": "…"} and,

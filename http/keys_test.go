@@ -113,10 +113,13 @@ func TestSecurityKeyErrors(t *testing.T) {
 	assertError(t, e.post("/webauthn/options", "", `{}`), 401, "authentication_required")
 	assertError(t, e.post("/webauthn/options", "lee", `{"extra":1}`), 400, "invalid_input")
 	assertError(t, e.post("/webauthn/options", "", `{"mfa_token":"nope"}`), 401, "authentication_required")
-	// Without a session, a body that cannot be read has no live token:
-	// 401 before 400.
+	// Without a session, a body of the wrong shape is 401 unless it names a
+	// live token: then it is 400.
 	assertError(t, e.post("/webauthn/options", "", `{"extra":1}`), 401, "authentication_required")
 	assertError(t, e.post("/webauthn/options", "", `{"mfa_token":"forged","code":"1"}`), 401, "authentication_required")
+	token, err := e.svc.StartChallenge(context.Background(), "lee")
+	require.NoError(t, err)
+	assertError(t, e.post("/webauthn/options", "", `{"mfa_token":"`+token+`","code":"1"}`), 400, "invalid_input")
 	// With MFA on, adding a key without a credential says what to give.
 	res = e.post("/factors", "lee", `{"type":"webauthn","name":"Spare"}`)
 	assertError(t, res, 400, "invalid_input")

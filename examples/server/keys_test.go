@@ -375,18 +375,23 @@ func TestSecurityKeys(t *testing.T) {
 	}
 
 	// The failure budget is the same for keys: five refused assertions
-	// lock the user, and then even the right key gets 429.
+	// lock the user; then even the right key, with a ceremony begun
+	// before, gets 429, and no new ceremony starts.
 	{
 		u := newClient(t, srv.URL)
 		u.signupAndLogin(uniqueEmail("keys-lockout"))
 		k := softkey.New(srv.URL)
 		id, ceremony, options := u.beginKey(map[string]any{"name": "Key"})
 		want(t, u.confirmKey(id, ceremony, options, k), 200, "")
+		early := u.withKey(k, nil)
 		phished := k.ForOrigin("http://localhost:1")
 		for range 5 {
 			want(t, verify(u, u.withKey(phished, nil)), 401, "authentication_required")
 		}
-		r := verify(u, u.withKey(k, nil))
+		r := verify(u, early)
+		want(t, r, 429, "rate_limited")
+		assert.LessOrEqual(t, retryAfter(t, r), 30)
+		r = u.post("/v1/auth/mfa/webauthn/options", map[string]any{})
 		want(t, r, 429, "rate_limited")
 		assert.LessOrEqual(t, retryAfter(t, r), 30)
 	}
