@@ -68,6 +68,7 @@ func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Lo
 		Keys:    keys,    // secrets sealed at rest, recovery codes keyed
 		Account: a.email, // the label in authenticator apps; 404 for deleted users
 		Logger:  logger,
+		Audit:   cfg.audit, // -audit-url; nil: the log
 	})
 	if err != nil {
 		db.Close()
