@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,9 +43,10 @@ import (
 // (flags, exit status, the file it writes) and the test process only
 // schedules, kills and counts.
 //
-// CI runs a small size (about half a minute each). MFA_CRASH_FULL=1 runs
-// the full size (200 users, 16 workers, 3 minutes of load, a one-minute
-// outage); give go test -timeout 30m.
+// CI runs a small size (40 users, 8 workers, 20 s of load with a 12 s
+// outage; about half a minute each). MFA_CRASH_FULL=1 runs the full size
+// (200 users, 16 workers, 3 minutes of load with a 108 s outage); give go
+// test -timeout 30m, and -v for the figures.
 
 // crashSize is the load and the schedule of one crash test.
 type crashSize struct {
@@ -62,7 +64,8 @@ func crashTestSize() crashSize {
 }
 
 // TestCrashAuditPostgres runs two instances on one PostgreSQL database (a
-// schema of its own) and kills each of them once.
+// schema of its own) and kills each of them once, each time while the
+// other goes on.
 func TestCrashAuditPostgres(t *testing.T) {
 	dsn := os.Getenv("MFA_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -120,10 +123,26 @@ func runCrashTest(t *testing.T, size crashSize, instances int, dbDriver, dbDSN s
 	for i := range servers {
 		servers[i] = startServer(t, dir, args...)
 	}
+	all := append([]*server(nil), servers...) // restarts included, for their logs
 	var targets []string
 	for _, s := range servers {
 		targets = append(targets, s.URL)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, s := range all {
+				t.Logf("process %d log (last lines):\n%s", i, lastLines(s.logs.String(), 40))
+			}
+		}
+	})
+
+	// One login before the load: the database is new, and the first
+	// logins from a client address race to create its row of the login
+	// throttle; the losers get 429 for the whole window (a bug of
+	// throttle.go's reserveAddress, which reads "no row updated" as "over
+	// the limit"), which would end loadgen's enrolment.
+	warm := newClient(t, servers[0].URL)
+	warm.signupAndLogin(uniqueEmail("crash-warm-up"))
 
 	record := filepath.Join(t.TempDir(), "oracle.jsonl")
 	lg := startLoadgen(t, "-targets", strings.Join(targets, ","), "-record", record,
@@ -144,18 +163,24 @@ func runCrashTest(t *testing.T, size crashSize, instances int, dbDriver, dbDSN s
 	// backlog (an event delivered but not yet deleted is delivered again).
 	d := size.duration
 	downFor := max(time.Second, d/20)
-	var outageEnd time.Time
+	var outageStart, outageEnd time.Time
 	schedule := []struct {
 		at   time.Duration
 		what string
 		do   func()
 	}{
-		{d * 15 / 100, "collector down (503)", func() { col.setDown(true) }},
+		{d * 15 / 100, "collector down (503)", func() { col.setDown(true); outageStart = time.Now() }},
 		{d * 35 / 100, "kill -9 the last instance", func() { servers[instances-1].kill(t) }},
-		{d*35/100 + downFor, "restart it on the same database", func() { servers[instances-1] = servers[instances-1].restart(t, args...) }},
+		{d*35/100 + downFor, "restart it on the same database", func() {
+			servers[instances-1] = servers[instances-1].restart(t, args...)
+			all = append(all, servers[instances-1])
+		}},
 		{d * 75 / 100, "collector up", func() { col.setDown(false); outageEnd = time.Now() }},
 		{d * 80 / 100, "kill -9 the first instance", func() { servers[0].kill(t) }},
-		{d*80/100 + downFor, "restart it on the same database", func() { servers[0] = servers[0].restart(t, args...) }},
+		{d*80/100 + downFor, "restart it on the same database", func() {
+			servers[0] = servers[0].restart(t, args...)
+			all = append(all, servers[0])
+		}},
 	}
 	for _, step := range schedule {
 		select {
@@ -208,7 +233,18 @@ func runCrashTest(t *testing.T, size crashSize, instances int, dbDriver, dbDSN s
 	t.Logf("events beyond the oracle:        %d (answers that never came, lockouts)", res.extra)
 	t.Logf("missing:                         %d", res.missing)
 	t.Logf("out of order (users):            %d", len(res.disorder))
-	t.Logf("refused by the collector (503):  %d", col.refusedCount())
+	t.Logf("refused by the collector (503):  %d, at most %d for one event", col.refusedCount(), col.mostTries())
+	// A relay tries a failing event after 1, 2, 4, … seconds: during an
+	// outage of L seconds at most 1+log2(L+1) times, one more for the
+	// poll's lag. More means that relays tried it more often than the
+	// back-off allows, which brings the dead letter closer: on PostgreSQL
+	// and MySQL a relay whose list of due users is a moment old can lock
+	// an event another relay has just failed and postponed, since the
+	// lock does not check next_at again (sqlstore's claim).
+	outage := outageEnd.Sub(outageStart).Seconds()
+	if limit := 2 + int(math.Log2(outage+1)); col.mostTries() > limit {
+		t.Logf("NOTE: an event was tried %d times in a %.0fs outage; the back-off allows about %d", col.mostTries(), outage, limit)
+	}
 	t.Logf("time to drain:                   %s after the load ended, %s after the collector came back",
 		drainedAt.Sub(loadEnd).Round(10*time.Millisecond), drainedAt.Sub(outageEnd).Round(10*time.Millisecond))
 	t.Logf("outbox at the end:               %d pending, %d set aside", pending, setAside)
@@ -219,9 +255,15 @@ func runCrashTest(t *testing.T, size crashSize, instances int, dbDriver, dbDSN s
 	assert.Zero(t, pending, "the outbox drains")
 	assert.Zero(t, setAside, "no event is set aside")
 	assert.Positive(t, col.refusedCount(), "the outage was seen by the relays")
-	for i, s := range servers {
-		assert.NotContains(t, s.logs.String(), "set aside", "instance %d", i)
+	for i, s := range all {
+		assert.NotContains(t, s.logs.String(), "set aside", "process %d", i)
 	}
+}
+
+// lastLines returns the last n lines of text.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // firstOf returns up to n entries of m, for a message.
@@ -263,7 +305,9 @@ type collector struct {
 	down     bool
 	received []arrival
 	refused  int // POSTs answered 503
-	invalid  int // POSTs that were not one mfa.Event
+	// refusedByID counts the 503s of each event: its failed attempts.
+	refusedByID map[string]int
+	invalid     int // POSTs that were not one mfa.Event
 }
 
 // arrival is one delivery of an event.
@@ -272,7 +316,7 @@ type arrival struct {
 }
 
 func newCollector(t *testing.T) *collector {
-	c := &collector{}
+	c := &collector{refusedByID: map[string]int{}}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Close)
 	return c
@@ -282,12 +326,15 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var e mfa.Event
 	if c.down {
 		c.refused++
+		if json.Unmarshal(body, &e) == nil {
+			c.refusedByID[e.ID]++
+		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	var e mfa.Event
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
@@ -316,6 +363,17 @@ func (c *collector) refusedCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.refused
+}
+
+// mostTries returns the most 503s one event got.
+func (c *collector) mostTries() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	most := 0
+	for _, n := range c.refusedByID {
+		most = max(most, n)
+	}
+	return most
 }
 
 func (c *collector) invalidCount() int {
@@ -481,13 +539,19 @@ func startLoadgen(t *testing.T, args ...string) *loadgenRun {
 			}
 		}
 	}()
+	exited := make(chan struct{})
 	go func() {
 		<-scanned // all output read before Wait closes the pipe
-		lg.done <- cmd.Wait()
+		err := cmd.Wait()
+		close(exited)
+		lg.done <- err
 	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			cmd.Process.Kill()
+			<-exited
 		}
 	})
 	return lg
