@@ -28,9 +28,13 @@ const auditTimeout = 5 * time.Second
 // Anything else (another status, a redirect, a timeout, a refused
 // connection) is an error, so the library tries the event again later:
 // with a SQL store the event waits in the store's outbox (mfa_events),
-// with back-off, across restarts and crashes, until it is delivered or
-// set aside after Config.AuditMaxAttempts failures; with -driver memory
-// the error is logged and the event is lost.
+// across restarts and crashes, and is tried again after 1 s, 2 s, 4 s, …
+// (at most 5 minutes apart) until it is delivered or, after
+// Config.AuditMaxAttempts failures (10 by default), set aside: logged,
+// kept, and listed by "mfactl events tail". A user's later events wait
+// behind their earliest one, so that the collector gets each user's
+// events in order. With -driver memory the error is logged and the event
+// is lost.
 //
 // Delivery is at least once: a collector may receive an event twice (a
 // crash after the collector answered and before the outbox row was
