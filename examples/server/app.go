@@ -72,6 +72,7 @@ func openApp(ctx context.Context, cfg config, keys *mfa.KeyRing, logger *slog.Lo
 		Keys:    keys,    // secrets sealed at rest, recovery codes keyed
 		Account: a.email, // the label in authenticator apps; 404 for deleted users
 		Logger:  logger,
+		Audit:   cfg.audit, // -audit-url; nil: the log
 
 		WebAuthn: webAuthn, // security keys and passkeys; nil: none
 	})

@@ -11,7 +11,7 @@
 //	go run ./examples/server -driver postgres -dsn postgres://…
 //
 // Flags: -addr HOST:PORT, -driver sqlite|postgres|mysql|memory, -dsn DSN,
-// -issuer NAME, -key-file PATH, -origin LIST, -secure. The key ring that
+// -issuer NAME, -key-file PATH, -origin LIST, -secure, -audit-url URL. The key ring that
 // seals TOTP secrets and keys recovery-code hashes comes from the
 // environment variable MFA_DEMO_KEYS ("id:base64,…", primary first) or
 // from -key-file, which is created with a random key on first run.
@@ -21,6 +21,15 @@
 // for any other host name, and state-changing requests from any other
 // origin, get 403. -secure sets the session cookie's Secure attribute; it
 // is on by default unless -addr is a loopback address.
+//
+// -audit-url URL delivers each audit event as an HTTP POST of one JSON
+// object ({"id", "type", "user_id", "time", …}) to URL, an http:// or
+// https:// address of any host (a log collector or SIEM); only a 2xx
+// answer counts as delivered, anything else is retried later with
+// back-off. On a SQL store the events wait in its outbox (mfa_events)
+// until delivered, across restarts and kill -9; with -driver memory they
+// wait in memory only, and an event the collector refuses is logged and
+// lost. Without -audit-url events go to the log. See auditsink.go.
 package main
 
 import (
@@ -38,6 +47,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/identsphere/mfa"
 )
 
 func main() {
@@ -48,6 +59,7 @@ func main() {
 	flag.StringVar(&cfg.issuer, "issuer", "MFA Demo", "issuer name shown in authenticator apps")
 	flag.StringVar(&cfg.keyFile, "key-file", "mfa-demo.key", "file holding the key ring (id:base64), created on first run")
 	flag.StringVar(&cfg.origin, "origin", "", "comma-separated origins the pages are served from, such as https://app.example.com (default: http://ADDR and http://localhost:PORT)")
+	flag.StringVar(&cfg.auditURL, "audit-url", "", "POST each audit event as JSON to this http(s) URL, retried until a 2xx answer (default: log the events)")
 	flag.Var(&cfg.secureFlag, "secure", "set the Secure attribute on the session cookie (default: on unless -addr is a loopback address)")
 	flag.Parse()
 
@@ -63,6 +75,10 @@ func main() {
 // config is the command line.
 type config struct {
 	addr, driver, dsn, issuer, keyFile string
+	// auditURL is -audit-url: the collector audit events are POSTed to.
+	auditURL string
+	// audit is the sink of auditURL, set by run; nil means the log.
+	audit mfa.AuditSink
 	// origin is -origin as given.
 	origin string
 	// secureFlag is -secure as given.
@@ -95,6 +111,10 @@ func (cfg *config) resolve(listening net.Addr) error {
 // run serves until ctx is done, then shuts down: in-flight requests finish
 // and queued audit events are delivered.
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	var err error
+	if cfg.audit, err = auditSink(cfg.auditURL, cfg.driver, logger); err != nil {
+		return err
+	}
 	keys, err := loadKeys(cfg.keyFile, logger)
 	if err != nil {
 		return err
