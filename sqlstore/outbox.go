@@ -149,10 +149,13 @@ func (s *Store) claim(ctx context.Context, q sqlx.ExtContext, r mfa.Relay, lock 
 	for _, h := range candidates {
 		if lock {
 			var seq int64
-			err := q.QueryRowxContext(ctx, s.sql(`SELECT seq FROM mfa_events WHERE seq = ? AND dead = 0 FOR UPDATE SKIP LOCKED`), h.seq).Scan(&seq)
+			// next_at again: another relay may have tried the event since
+			// heads read it, and pushed it back.
+			err := q.QueryRowxContext(ctx, s.sql(`SELECT seq FROM mfa_events WHERE seq = ? AND dead = 0 AND next_at <= ? FOR UPDATE SKIP LOCKED`),
+				h.seq, r.Now.UnixMilli()).Scan(&seq)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				continue // another relay holds this user, or delivered the event
+				continue // another relay holds this user, delivered the event or tried it meanwhile
 			case err != nil:
 				return nil, err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,4 +182,45 @@ func TestCloseCancelsAHungDelivery(t *testing.T) {
 	require.NoError(t, err)
 	defer next.Close(ctx)
 	assert.Eventually(t, func() bool { return len(good.types("u")) == 1 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// Two relays (replicas) on one database: an event whose delivery failed
+// waits Backoff(attempts) before it is tried again, whichever relay tries.
+// Here the back-off is an hour, so the event is tried exactly once.
+func TestRelayRespectsBackoffAcrossRelays(t *testing.T) {
+	for _, b := range backends(t) {
+		if b.name == "sqlite" {
+			continue // one relay per process on SQLite
+		}
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			prefix := testPrefix()
+			stores := []*sqlstore.Store{newStore(t, b.open(t), prefix), newStore(t, b.open(t), prefix)}
+			require.NoError(t, stores[0].AppendEvents(ctx, []mfa.Event{{ID: "E1", Type: mfa.EventChallengeFailed, UserID: "u", Time: time.Now()}}))
+
+			var attempts atomic.Int64
+			relay := mfa.Relay{
+				Batch:       100,
+				Deliver:     func(context.Context, mfa.Event) error { attempts.Add(1); return errors.New("collector: 503") },
+				MaxAttempts: 100,
+				Backoff:     func(int) time.Duration { return time.Hour },
+			}
+			var wg sync.WaitGroup
+			stop := time.Now().Add(2 * time.Second)
+			for _, s := range stores {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(stop) {
+						r := relay
+						r.Now = time.Now()
+						_, err := s.RelayEvents(ctx, r)
+						assert.NoError(t, err)
+					}
+				}()
+			}
+			wg.Wait()
+			assert.EqualValues(t, 1, attempts.Load(), "a failed event waits its back-off, also from the other relay")
+		})
+	}
 }
