@@ -189,8 +189,14 @@ func (t *loginThrottle) reserveAddress(ctx context.Context, address string) (tim
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return 0, err
 		}
-		var windowStart int64
-		err = t.db.GetContext(ctx, &windowStart, t.db.Rebind(`SELECT window_start FROM demo_login_addresses WHERE address = ?`), address)
+		// The UPDATE changed nothing: the address has no row yet, or its
+		// window is full. (A row another request inserted meanwhile may
+		// already count its first failures: that is not a full window.)
+		var row struct {
+			WindowStart int64 `db:"window_start"`
+			Failures    int   `db:"failures"`
+		}
+		err = t.db.GetContext(ctx, &row, t.db.Rebind(`SELECT window_start, failures FROM demo_login_addresses WHERE address = ?`), address)
 		if errors.Is(err, sql.ErrNoRows) {
 			_, err = t.db.ExecContext(ctx, insertIgnore(t.db, "demo_login_addresses", "address", 1), address)
 			if err != nil {
@@ -200,7 +206,7 @@ func (t *loginThrottle) reserveAddress(ctx context.Context, address string) (tim
 		} else if err != nil {
 			return 0, err
 		}
-		if wait := time.UnixMilli(windowStart).Add(t.addressWindow).Sub(t.now()); wait > 0 {
+		if wait := time.UnixMilli(row.WindowStart).Add(t.addressWindow).Sub(t.now()); wait > 0 && row.Failures >= t.addressLimit {
 			return wait, nil
 		}
 	}

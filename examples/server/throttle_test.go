@@ -247,3 +247,33 @@ func TestConfigDefaults(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 	}
 }
+
+func TestLoginThrottleFirstBurstFromNewAddress(t *testing.T) {
+	for driver, db := range testDatabases(t) {
+		t.Run(driver, func(t *testing.T) {
+			th := newLoginThrottle(db, time.Now)
+			refused := 0
+			for round := range 20 {
+				address := fmt.Sprintf("10.77.%d.%d", time.Now().UnixNano()%250, round)
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				for i := range 16 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, wait, reason, err := th.reserve(context.Background(), fmt.Sprintf("burst-%d-%d-%d@example.com", time.Now().UnixNano(), round, i), address)
+						require.NoError(t, err)
+						if wait > 0 {
+							mu.Lock()
+							refused++
+							mu.Unlock()
+							t.Logf("refused by %s, wait %s", reason, wait.Round(time.Second))
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			assert.Zero(t, refused, "16 first logins from a new address are under its limit of 100")
+		})
+	}
+}
