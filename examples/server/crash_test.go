@@ -589,3 +589,49 @@ func TestCompareAudit(t *testing.T) {
 	res = compareAudit(overlapping, fine)
 	assert.Len(t, res.disorder, 1, "an oracle whose answers overlap is refused")
 }
+
+// Instances that start at the same moment on an empty PostgreSQL database
+// all come up: creating the host's tables and migrating the library's are
+// safe when they race.
+func TestInstancesStartTogetherOnPostgres(t *testing.T) {
+	dsn := os.Getenv("MFA_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("MFA_TEST_POSTGRES_DSN not set: CI must run this test (.ci/run starts PostgreSQL)")
+		}
+		t.Skip("set MFA_TEST_POSTGRES_DSN to run it")
+	}
+	bin := serverBinary(t)
+	for range 3 {
+		fresh, dir := isolatedPostgres(t, dsn), t.TempDir()
+		results := make(chan string, 4)
+		for range cap(results) {
+			cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-driver", "postgres", "-dsn", fresh)
+			cmd.Dir = dir
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if strings.Contains(sc.Text(), "listening on ") {
+						results <- ""
+						return
+					}
+				}
+				results <- "exited before listening: " + stderr.String()
+			}()
+		}
+		for range cap(results) {
+			select {
+			case failure := <-results:
+				assert.Empty(t, failure)
+			case <-time.After(30 * time.Second):
+				t.Fatal("an instance did not start")
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -159,19 +160,36 @@ var hostIndexes = []struct{ name, table, columns string }{
 	{"demo_sessions_user", "demo_sessions", "user_id"}, // ending a user's other sessions
 }
 
+// createHostTables creates the host's tables, columns and indexes that
+// are missing. Instances starting together on PostgreSQL would race on the
+// catalog (CREATE … IF NOT EXISTS is not safe there against a concurrent
+// creation), so there the statements run on one connection that holds an
+// advisory lock; MySQL and SQLite serialize DDL themselves.
 func createHostTables(ctx context.Context, db *sqlx.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if db.DriverName() == "pgx" {
+		const lock = "SELECT pg_advisory_lock(hashtext('demo host tables'))"
+		if _, err := conn.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("locking the host tables: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('demo host tables'))")
+	}
 	for _, stmt := range hostSchema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("creating host tables: %w", err)
 		}
 	}
 	for _, c := range hostColumns {
-		if err := addColumn(ctx, db, c.table, c.column, c.definition); err != nil {
+		if err := addColumn(ctx, conn, c.table, c.column, c.definition); err != nil {
 			return fmt.Errorf("adding %s.%s: %w", c.table, c.column, err)
 		}
 	}
 	for _, ix := range hostIndexes {
-		if err := createIndex(ctx, db, ix.name, ix.table, ix.columns); err != nil {
+		if err := createIndex(ctx, conn, db.DriverName() == "mysql", ix.name, ix.table, ix.columns); err != nil {
 			return fmt.Errorf("creating index %s: %w", ix.name, err)
 		}
 	}
@@ -179,16 +197,16 @@ func createHostTables(ctx context.Context, db *sqlx.DB) error {
 }
 
 // addColumn adds a column to a table that lacks it. Instances starting
-// together may both try: when ALTER TABLE fails, the column being there
-// after all is success.
-func addColumn(ctx context.Context, db *sqlx.DB, table, column, definition string) error {
+// together on MySQL may both try: when ALTER TABLE fails, the column being
+// there after all is success.
+func addColumn(ctx context.Context, conn *sql.Conn, table, column, definition string) error {
 	probe := fmt.Sprintf("SELECT %s FROM %s WHERE 1 = 0", column, table)
-	if _, err := db.ExecContext(ctx, probe); err == nil {
+	if _, err := conn.ExecContext(ctx, probe); err == nil {
 		return nil
 	}
-	_, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column, definition))
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column, definition))
 	if err != nil {
-		if _, probeErr := db.ExecContext(ctx, probe); probeErr == nil {
+		if _, probeErr := conn.ExecContext(ctx, probe); probeErr == nil {
 			return nil
 		}
 	}
@@ -198,12 +216,12 @@ func addColumn(ctx context.Context, db *sqlx.DB, table, column, definition strin
 // createIndex creates an index unless it exists. MySQL has no CREATE
 // INDEX IF NOT EXISTS (MariaDB has), so there an existing index's error
 // (ER_DUP_KEYNAME) is success.
-func createIndex(ctx context.Context, db *sqlx.DB, name, table, columns string) error {
+func createIndex(ctx context.Context, conn *sql.Conn, mysqlDB bool, name, table, columns string) error {
 	ifNotExists := " IF NOT EXISTS"
-	if db.DriverName() == "mysql" {
+	if mysqlDB {
 		ifNotExists = ""
 	}
-	_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE INDEX%s %s ON %s (%s)", ifNotExists, name, table, columns))
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE INDEX%s %s ON %s (%s)", ifNotExists, name, table, columns))
 	var my *mysql.MySQLError
 	if errors.As(err, &my) && my.Number == 1061 {
 		return nil

@@ -277,3 +277,4 @@ func TestLoginThrottleFirstBurstFromNewAddress(t *testing.T) {
 		})
 	}
 }
+
