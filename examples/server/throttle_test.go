@@ -277,4 +277,3 @@ func TestLoginThrottleFirstBurstFromNewAddress(t *testing.T) {
 		})
 	}
 }
-
