@@ -43,8 +43,9 @@ const (
 // Its JSON form (encoding/json) is the one SQL stores keep and sinks may
 // forward: {"id", "type", "user_id", "time", …}.
 type Event struct {
-	// ID is unique to the event (26 characters of base32), so that a sink
-	// that may receive it twice (at-least-once delivery) can tell.
+	// ID is unique to the event (at most 30 characters: the emitting
+	// Service's random prefix, a hyphen and a sequence number), so that a sink that
+	// may receive it twice (at-least-once delivery) can tell.
 	ID   string    `json:"id"`
 	Type EventType `json:"type"`
 	// UserID is the user the event is about; empty for a refused login

@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"context"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"strings"
@@ -136,13 +137,14 @@ type check struct {
 func (s *Service) reserve(ctx context.Context, op, userID string, enabled bool, cred credential) (*check, error) {
 	ch := &check{op: op, userID: userID, cred: cred, now: s.cfg.Now()}
 	res, err := s.store.ReserveAttempt(ctx, userID, Attempt{Enabled: enabled, Now: ch.now, Throttle: s.cfg.Throttle})
-	var limited *RateLimitError
-	switch {
-	case errors.As(err, &limited):
-		return nil, s.refused(ctx, ch, limited)
-	case outcome(err) != nil:
-		return nil, outcome(err)
-	case err != nil:
+	if err != nil {
+		var limited *RateLimitError
+		switch {
+		case errors.As(err, &limited):
+			return nil, s.refused(ctx, ch, limited)
+		case outcome(err) != nil:
+			return nil, outcome(err)
+		}
 		return nil, s.storeErr("ReserveAttempt", err)
 	}
 	ch.res = res
@@ -182,6 +184,7 @@ func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) b
 	// still work; the error is returned only when no candidate opened.
 	var opened int
 	var unopened error
+	buf := make([]byte, 0, sha512.Size) // hotp's scratch space, for every factor
 	for _, f := range ch.res.Factors {
 		if f.Type != FactorTOTP || !candidate(f) {
 			continue
@@ -195,7 +198,7 @@ func (s *Service) match(ctx context.Context, ch *check, candidate func(Factor) b
 		opened++
 		step := int64(-1)
 		if ch.cred.codeOK {
-			step = s.totp.match(secret, ch.cred.code, ch.now)
+			step = s.totp.match(secret, ch.cred.code, ch.now, buf)
 		}
 		if step < 0 || ch.factorID != "" {
 			continue
@@ -283,7 +286,7 @@ func (ch *check) event(t EventType) Event {
 // operation that accepts it: a used recovery code, then the operation's
 // own event.
 func (ch *check) successEvents(t EventType) []Event {
-	var events []Event
+	events := make([]Event, 0, 2)
 	if ch.cred.method == MethodRecoveryCode {
 		events = append(events, ch.event(EventRecoveryCodeUsed))
 	}

@@ -113,6 +113,9 @@ var outcomes = []error{ErrSetupNotStarted, ErrAlreadyEnabled, ErrNotEnabled, Err
 // outcome returns the answer a Store's error stands for, unwrapped: one of
 // outcomes or a *RateLimitError; nil when err is a failure (or nil).
 func outcome(err error) error {
+	if err == nil {
+		return nil
+	}
 	var limited *RateLimitError
 	if errors.As(err, &limited) {
 		return limited

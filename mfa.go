@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -124,6 +126,12 @@ type Service struct {
 	audit    *auditQueue
 	events   EventStore // the Store, when it keeps events itself
 	relay    *relay     // delivers the events the Store keeps
+
+	// Event IDs are eventPrefix, 16 random base32 characters drawn once,
+	// a hyphen and a sequence number: unique across Services without a random draw
+	// per event, which cost a measured sixth of a recovery-code check.
+	eventPrefix string
+	eventSeq    atomic.Uint64
 }
 
 // New validates cfg, fills its defaults and returns a Service. It starts
@@ -142,6 +150,8 @@ func New(cfg Config) (*Service, error) {
 		totp:     totpParams{alg: cfg.Algorithm, digits: cfg.Digits, period: cfg.Period, skew: cfg.Skew},
 		recovery: newRecoveryHasher(cfg.Keys),
 		audit:    newAuditQueue(cfg.Audit, cfg.Logger, cfg.AuditQueueSize),
+
+		eventPrefix: rand.Text()[:16],
 	}
 	if es, ok := cfg.Store.(EventStore); ok && es.KeepsEvents() {
 		s.events = es
@@ -562,7 +572,8 @@ func (s *Service) stamp(ctx context.Context, events ...Event) {
 	info, _ := RequestInfoFrom(ctx)
 	now := s.cfg.Now()
 	for i := range events {
-		events[i].ID, events[i].Time, events[i].Request = rand.Text(), now, info
+		id := s.eventPrefix + "-" + strconv.FormatUint(s.eventSeq.Add(1), 36)
+		events[i].ID, events[i].Time, events[i].Request = id, now, info
 	}
 }
 

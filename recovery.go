@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 )
@@ -113,16 +112,17 @@ func (h recoveryHasher) hashAll(userID string, codes []string) [][]byte {
 
 // hashUnder returns the hash of code for userID under ring key k.
 func (h recoveryHasher) hashUnder(k int, userID, code string) []byte {
-	var mac hash.Hash
+	msg := make([]byte, 0, len(recoveryHashLabel)+4+len(userID)+len(code))
+	msg = append(msg, recoveryHashLabel...)
+	msg = binary.BigEndian.AppendUint32(msg, uint32(len(userID)))
+	msg = append(msg, userID...)
+	msg = append(msg, code...)
 	if h.keys == nil {
-		mac = sha256.New()
-	} else {
-		mac = hmac.New(sha256.New, h.keys[k])
+		sum := sha256.Sum256(msg)
+		return sum[:]
 	}
-	mac.Write([]byte(recoveryHashLabel))
-	mac.Write(binary.BigEndian.AppendUint32(nil, uint32(len(userID))))
-	mac.Write([]byte(userID))
-	mac.Write([]byte(code))
+	mac := hmac.New(sha256.New, h.keys[k])
+	mac.Write(msg)
 	return mac.Sum(nil)
 }
 

@@ -523,7 +523,7 @@ func TestAuditEvents(t *testing.T) {
 		mfa.EventRecoveryCodeUsed, mfa.EventChallengeSucceeded}, types)
 	ids := map[string]bool{}
 	for _, e := range events {
-		assert.Len(t, e.ID, 26, "every event has an ID")
+		assert.Regexp(t, `^[A-Z2-7]{16}-[0-9a-z]{1,13}$`, e.ID, "every event has an ID: the Service's prefix and a sequence number")
 		assert.False(t, ids[e.ID], "IDs are unique")
 		ids[e.ID] = true
 	}

@@ -164,7 +164,8 @@ func (p totpParams) parseCode(code string) (value uint32, ok bool, err error) {
 // earlier one matched or not. When two steps match (a one-in-a-million
 // collision) the later one wins, which a replay check then holds against
 // the newest step.
-func (p totpParams) match(secret []byte, value uint32, now time.Time) int64 {
+// buf is scratch space for hotp.
+func (p totpParams) match(secret []byte, value uint32, now time.Time, buf []byte) int64 {
 	mac := hmac.New(p.alg.hash(), secret)
 	center := p.step(now)
 	matched := int64(-1)
@@ -172,7 +173,7 @@ func (p totpParams) match(secret []byte, value uint32, now time.Time) int64 {
 		if s < 0 {
 			continue
 		}
-		code := hotp(mac, uint64(s), p.digits)
+		code := hotp(mac, uint64(s), p.digits, buf)
 		if subtle.ConstantTimeEq(int32(code), int32(value)) == 1 {
 			matched = s
 		}
@@ -180,11 +181,12 @@ func (p totpParams) match(secret []byte, value uint32, now time.Time) int64 {
 	return matched
 }
 
-// hotp computes the RFC 4226 code for counter with a keyed mac.
-func hotp(mac hash.Hash, counter uint64, digits int) uint32 {
+// hotp computes the RFC 4226 code for counter with a keyed mac. buf is
+// scratch space: with room for the mac's output, hotp allocates nothing.
+func hotp(mac hash.Hash, counter uint64, digits int, buf []byte) uint32 {
 	mac.Reset()
-	mac.Write(binary.BigEndian.AppendUint64(nil, counter))
-	h := mac.Sum(nil)
+	mac.Write(binary.BigEndian.AppendUint64(buf[:0], counter))
+	h := mac.Sum(buf[:0])
 	off := h[len(h)-1] & 0x0f
 	bin := binary.BigEndian.Uint32(h[off:]) & 0x7fffffff
 	return bin % uint32(math.Pow10(digits))

@@ -43,10 +43,10 @@ func TestRFC6238Vectors(t *testing.T) {
 			value, ok, err := p.parseCode(v.code)
 			require.NoError(t, err)
 			require.True(t, ok)
-			assert.Equal(t, p.step(now), p.match(rfc6238Seeds[v.alg], value, now))
+			assert.Equal(t, p.step(now), p.match(rfc6238Seeds[v.alg], value, now, nil))
 
 			mac := hmac.New(v.alg.hash(), rfc6238Seeds[v.alg])
-			assert.Equal(t, v.code, fmt.Sprintf("%08d", hotp(mac, uint64(p.step(now)), 8)))
+			assert.Equal(t, v.code, fmt.Sprintf("%08d", hotp(mac, uint64(p.step(now)), 8, nil)))
 		})
 	}
 }
@@ -55,7 +55,7 @@ func TestRFC4226Vectors(t *testing.T) {
 	want := []uint32{755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489}
 	mac := hmac.New(SHA1.hash(), []byte("12345678901234567890"))
 	for counter, code := range want {
-		assert.Equal(t, code, hotp(mac, uint64(counter), 6), "counter %d", counter)
+		assert.Equal(t, code, hotp(mac, uint64(counter), 6, nil), "counter %d", counter)
 	}
 }
 
@@ -71,7 +71,7 @@ func TestHOTPMatchesPquerna(t *testing.T) {
 				want, err := pqhotp.GenerateCodeCustom(base32NoPad.EncodeToString(secret), counter, pqhotp.ValidateOpts{Digits: otp.Digits(digits), Algorithm: otpAlgorithm(alg)})
 				require.NoError(t, err)
 				mac := hmac.New(alg.hash(), secret)
-				assert.Equal(t, want, fmt.Sprintf("%0*d", digits, hotp(mac, counter, digits)))
+				assert.Equal(t, want, fmt.Sprintf("%0*d", digits, hotp(mac, counter, digits, nil)))
 			}
 		}
 	}
@@ -116,8 +116,8 @@ func TestMatchWindow(t *testing.T) {
 	mac := hmac.New(SHA1.hash(), secret)
 	step := p.step(now)
 	for offset := int64(-3); offset <= 3; offset++ {
-		code := hotp(mac, uint64(step+offset), 6)
-		got := p.match(secret, code, now)
+		code := hotp(mac, uint64(step+offset), 6, nil)
+		got := p.match(secret, code, now, nil)
 		if offset >= -1 && offset <= 1 {
 			assert.Equal(t, step+offset, got, "offset %d accepted", offset)
 		} else {
@@ -125,7 +125,7 @@ func TestMatchWindow(t *testing.T) {
 		}
 	}
 	p.skew = 0
-	assert.Equal(t, int64(-1), p.match(secret, hotp(mac, uint64(step-1), 6), now))
+	assert.Equal(t, int64(-1), p.match(secret, hotp(mac, uint64(step-1), 6, nil), now, nil))
 }
 
 func TestSecretSizeFollowsAlgorithm(t *testing.T) {
