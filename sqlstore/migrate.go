@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +54,32 @@ func (s *Store) migrations() ([]migration, error) {
 		out = append(out, migration{version: version, name: e.Name(), stmts: splitStatements(strings.ReplaceAll(string(text), "mfa_", s.prefix))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// SchemaVersion is one migration that sqlstore ships for a dialect.
+type SchemaVersion struct {
+	Version int
+	Name    string // the file name, such as "0003_factors.sql"
+	Applied bool   // recorded in <prefix>schema_migrations
+}
+
+// Schema lists the migrations of the store's dialect, oldest first, and
+// which of them the database has; an error when it has no
+// <prefix>schema_migrations table (never migrated, or another prefix).
+func (s *Store) Schema(ctx context.Context) ([]SchemaVersion, error) {
+	ms, err := s.migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []int
+	if err := s.db.SelectContext(ctx, &applied, "SELECT version FROM "+s.prefix+"schema_migrations"); err != nil {
+		return nil, s.wrap("schema", err)
+	}
+	out := make([]SchemaVersion, len(ms))
+	for i, m := range ms {
+		out[i] = SchemaVersion{Version: m.version, Name: m.name, Applied: slices.Contains(applied, m.version)}
+	}
 	return out, nil
 }
 

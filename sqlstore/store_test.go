@@ -307,3 +307,36 @@ func TestSQLiteDSN(t *testing.T) {
 	assert.Equal(t, "app.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate", sqlstore.SQLiteDSN("app.db"))
 	assert.Equal(t, "file:app.db?mode=rwc&_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate", sqlstore.SQLiteDSN("file:app.db?mode=rwc"))
 }
+
+// Schema says which migrations a database has: none before Migrate (an
+// error: no table), the older ones after an older release's, all after
+// Migrate.
+func TestSchema(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			prefix := testPrefix()
+			db := b.open(t)
+			t.Cleanup(func() { dropTables(db, prefix) })
+			s, err := sqlstore.New(db, sqlstore.Config{TablePrefix: prefix})
+			require.NoError(t, err)
+			_, err = s.Schema(ctx)
+			assert.Error(t, err, "never migrated")
+
+			require.NoError(t, s.MigrateUpTo(ctx, 2))
+			versions, err := s.Schema(ctx)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(versions), 5)
+			assert.Equal(t, sqlstore.SchemaVersion{Version: 3, Name: "0003_factors.sql"}, versions[2])
+			for _, v := range versions {
+				assert.Equal(t, v.Version <= 2, v.Applied, v.Name)
+			}
+			require.NoError(t, s.Migrate(ctx))
+			versions, err = s.Schema(ctx)
+			require.NoError(t, err)
+			for _, v := range versions {
+				assert.True(t, v.Applied, v.Name)
+			}
+		})
+	}
+}

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
-	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,56 +115,16 @@ func (d *database) close() { d.db.Close() }
 // was applied: a wrong -prefix or a database never migrated would
 // otherwise fail with a missing table, and an old schema in stranger ways.
 func (d *database) requireSchema(ctx context.Context) error {
-	applied, err := d.appliedVersions(ctx)
-	if err != nil || len(applied) == 0 {
+	versions, err := d.store.Schema(ctx)
+	if err != nil || len(versions) == 0 || !versions[0].Applied {
 		return fmt.Errorf("no MFA schema with table prefix %q in this database (wrong -prefix? run mfactl migrate)", d.prefix)
 	}
-	known, err := knownMigrations(d.driver)
-	if err != nil {
-		return err
-	}
-	for _, m := range known {
-		if !slices.Contains(applied, m.version) {
-			return fmt.Errorf("the MFA schema lacks migration %s: run mfactl migrate", m.name)
+	for _, v := range versions {
+		if !v.Applied {
+			return fmt.Errorf("the MFA schema lacks migration %s: run mfactl migrate", v.Name)
 		}
 	}
 	return nil
-}
-
-// appliedVersions returns the schema versions sqlstore's Migrate recorded,
-// in ascending order; an error when its table does not exist.
-func (d *database) appliedVersions(ctx context.Context) ([]int, error) {
-	var versions []int
-	// The prefix passed sqlstore.New's check: letters, digits, underscores.
-	err := d.db.SelectContext(ctx, &versions, "SELECT version FROM "+d.prefix+"schema_migrations ORDER BY version")
-	return versions, err
-}
-
-// A migration is one file of sqlstore.Migrations.
-type migration struct {
-	version int
-	name    string
-}
-
-// knownMigrations returns the migrations sqlstore ships for the driver's
-// dialect, in ascending order.
-func knownMigrations(driver string) ([]migration, error) {
-	dir := path.Join("migrations", driver)
-	entries, err := fs.ReadDir(sqlstore.Migrations, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("unexpected migration file %s", e.Name())
-		}
-		out = append(out, migration{version: v, name: e.Name()})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	return out, nil
 }
 
 // newService returns a Service on the store for the commands that need

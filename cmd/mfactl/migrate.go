@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 )
 
 // runMigrate runs sqlstore's Migrate, creating a SQLite file if need be,
@@ -24,36 +23,23 @@ func runMigrate(ctx context.Context, a *app, args []string) error {
 	}
 	defer d.close()
 
-	before, _ := d.appliedVersions(ctx) // no table yet: nothing applied
+	before, _ := d.store.Schema(ctx) // no table yet: nothing applied
 	if err := d.store.Migrate(ctx); err != nil {
 		return err
 	}
-	after, err := d.appliedVersions(ctx)
+	after, err := d.store.Schema(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the schema versions: %w", err)
 	}
-	known, err := knownMigrations(d.driver)
-	if err != nil {
-		return err
-	}
-	names := map[int]string{}
-	for _, m := range known {
-		names[m.version] = m.name
-	}
-	applied := 0
-	for _, v := range after {
-		if !slices.Contains(before, v) {
-			name := names[v]
-			if name == "" {
-				name = fmt.Sprintf("version %d", v)
-			}
-			fmt.Fprintf(a.stdout, "applied %s\n", name)
+	applied, latest := 0, 0
+	for i, v := range after {
+		if v.Applied && (i >= len(before) || !before[i].Applied) {
+			fmt.Fprintf(a.stdout, "applied %s\n", v.Name)
 			applied++
 		}
-	}
-	latest := 0
-	if len(after) > 0 {
-		latest = after[len(after)-1]
+		if v.Applied {
+			latest = v.Version
+		}
 	}
 	if applied == 0 {
 		fmt.Fprintf(a.stdout, "schema already current: version %d, table prefix %s\n", latest, d.prefix)
