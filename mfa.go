@@ -79,8 +79,8 @@ type Config struct {
 	// user the host deleted can neither enrol nor pass a check (nor
 	// complete a login with a token minted before); StartChallenge (called
 	// for a user the host just signed in), Unlock and DeleteUser do not.
-	// Nil means the user ID is the account name and every user
-	// exists. The name may not contain ':' or control characters.
+	// Nil means the user ID is the account name and every user exists.
+	// The name may not contain ':' or control characters.
 	Account func(ctx context.Context, userID string) (string, error)
 
 	// Audit receives audit events asynchronously. Nil means SlogAudit over
@@ -127,9 +127,10 @@ type Service struct {
 	events   EventStore // the Store, when it keeps events itself
 	relay    *relay     // delivers the events the Store keeps
 
-	// Event IDs are eventPrefix, 16 random base32 characters drawn once,
-	// a hyphen and a sequence number: unique across Services without a random draw
-	// per event, which cost a measured sixth of a recovery-code check.
+	// Event IDs are eventPrefix (16 random base32 characters drawn once),
+	// a hyphen and a sequence number: unique across Services without a
+	// random draw per event, which cost a measured sixth of a
+	// recovery-code check.
 	eventPrefix string
 	eventSeq    atomic.Uint64
 }
@@ -363,14 +364,15 @@ func (s *Service) Enable(ctx context.Context, userID, code string) ([]string, er
 
 // Verify checks a TOTP code from any of the user's authenticators, a
 // recovery code (which it uses up), or a security key's assertion (begun
-// with BeginKeyCheck), for a user with MFA enabled: for a
-// step-up check before a sensitive action, or a login flow of the host's
-// own (StartChallenge and Challenge are the ready-made one). A TOTP code's
-// time step is accepted once per authenticator: the same code, or any code
-// of that step or an earlier one, is refused from then on (ErrReplay).
+// with BeginKeyCheck), for a user with MFA enabled: for a step-up check
+// before a sensitive action, or a login flow of the host's own
+// (StartChallenge and Challenge are the ready-made one). A TOTP code's time
+// step is accepted once per authenticator: the same code, or any code of
+// that step or an earlier one, is refused from then on (ErrReplay).
 //
-// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
-// ErrRateLimited, ErrStore.
+// Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode
+// (and ErrReplay, ErrInvalidCeremony, ErrCloneSuspected), ErrRateLimited,
+// ErrStore.
 func (s *Service) Verify(ctx context.Context, userID string, c Credential) (Verification, error) {
 	ch, err := s.begin(ctx, "verify", userID, true, c, takesAny)
 	if err != nil {
@@ -406,8 +408,9 @@ func (s *Service) Disable(ctx context.Context, userID string, c Credential) erro
 }
 
 // RegenerateRecoveryCodes checks a TOTP code or a security key's
-// assertion (not a recovery code) and replaces the user's recovery codes with a new batch of RecoveryCodeCount, returned in
-// plaintext once. The old batch stops working in the same operation.
+// assertion (not a recovery code) and replaces the user's recovery codes
+// with a new batch of RecoveryCodeCount, returned in plaintext once. The
+// old batch stops working in the same operation.
 //
 // Errors: ErrInvalidInput, ErrUserNotFound, ErrNotEnabled, ErrInvalidCode,
 // ErrRateLimited, ErrStore.
