@@ -121,6 +121,9 @@ func main() {
 	if g.stepsTwice.Load() > 0 || g.codesTwice.Load() > 0 || g.serverErrors.Load() > 0 {
 		os.Exit(1)
 	}
+	if g.flows.Load() == 0 {
+		fail("no login flow completed: the run proves nothing")
+	}
 }
 
 type user struct {
@@ -373,7 +376,11 @@ func (g *gen) login(a, b string, u *user, method string, cred map[string]string)
 	if r.status != 200 || r.body["status"] != "mfa_required" {
 		return false, done
 	}
-	body := map[string]string{"mfa_token": r.body["mfa_token"].(string)}
+	token, ok := r.body["mfa_token"].(string)
+	if !ok {
+		return false, done // an answer without a token: not a login this run can finish
+	}
+	body := map[string]string{"mfa_token": token}
 	for k, v := range cred {
 		body[k] = v
 	}

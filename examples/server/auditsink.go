@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -42,31 +43,41 @@ const auditTimeout = 5 * time.Second
 // Idempotency-Key header.
 type httpAudit struct {
 	url    string // where events go
-	shown  string // url with any password masked, for logs and errors
+	shown  string // scheme, host and path only, for logs and errors
 	client *http.Client
 }
 
 var _ mfa.AuditSink = (*httpAudit)(nil)
 
 // newHTTPAudit returns the sink for -audit-url rawURL: an absolute http or
-// https URL with a host. Any host is allowed, loopback or not; a password
-// in the URL (https://user:pass@host/) is sent as basic authentication
-// and never logged.
+// https URL with a host. Any host is allowed, loopback or not. Credentials
+// in the URL (https://user:pass@host/, or a token in the query string) are
+// sent as written and never logged: errors and logs show the scheme, host
+// and path only. A password goes over plain http only to a loopback host.
 func newHTTPAudit(rawURL string) (*httpAudit, error) {
 	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // without the URL, which may hold a password
+		}
 		return nil, fmt.Errorf("-audit-url: %w", err)
+	}
+	shown := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	_, hasPassword := u.User.Password()
+	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("-audit-url %q: want an http:// or https:// URL", u.Redacted())
+		return nil, fmt.Errorf("-audit-url %q: want an http:// or https:// URL", shown)
 	case u.Host == "" || u.Hostname() == "":
-		return nil, fmt.Errorf("-audit-url %q: the URL has no host", u.Redacted())
+		return nil, fmt.Errorf("-audit-url %q: the URL has no host", shown)
 	case u.Fragment != "":
-		return nil, fmt.Errorf("-audit-url %q: a URL with a #fragment is not sent as written", u.Redacted())
+		return nil, fmt.Errorf("-audit-url %q: a URL with a #fragment is not sent as written", shown)
+	case hasPassword && u.Scheme == "http" && !loopback(net.JoinHostPort(u.Hostname(), "0")):
+		return nil, fmt.Errorf("-audit-url %q: a password is sent over plain http only to a loopback host; use https", shown)
 	}
 	return &httpAudit{
 		url:   u.String(),
-		shown: u.Redacted(),
+		shown: shown,
 		client: &http.Client{
 			Timeout: auditTimeout,
 			// A redirect is not a delivery: following a 301, 302 or

@@ -71,15 +71,25 @@ func TestHTTPAuditDelivery(t *testing.T) {
 }
 
 func TestHTTPAuditURL(t *testing.T) {
-	for _, ok := range []string{"http://127.0.0.1:9000/events", "https://siem.example.com/ingest?source=mfa", "https://user:pw@logs.example.com/"} {
+	for _, ok := range []string{"http://127.0.0.1:9000/events", "https://siem.example.com/ingest?source=mfa",
+		"https://user:pw-secret@logs.example.com/", "http://user:pw-secret@localhost:9000/"} {
 		_, err := newHTTPAudit(ok)
 		assert.NoError(t, err, ok)
 	}
-	for _, bad := range []string{"", "127.0.0.1:9000", "ftp://example.com/", "http://", "http:///path", "https://user:pw@/x", "http://example.com/#frag", "://x"} {
+	for _, bad := range []string{"", "127.0.0.1:9000", "ftp://example.com/", "http://", "http:///path", "https://user:pw-secret@/x",
+		"http://example.com/#frag", "://x",
+		"https://ingest:ab/cd-secret@logs.example.com/",            // does not parse: the error must not quote it
+		"http://user:pw-secret@logs.example.com/",                  // a password in clear over the network
+		"ftp://logs.example.com/?token=tok-secret&x=pw-secret",     // a token in the query string
+		"https://user:pw-secret@logs.example.com/#tok-secret-frag", // a fragment
+	} {
 		_, err := newHTTPAudit(bad)
 		assert.Error(t, err, bad)
 		if err != nil {
-			assert.NotContains(t, err.Error(), "pw@", "the password is never shown")
+			assert.NotContains(t, err.Error(), "secret", "credentials are never shown: %v", err)
 		}
 	}
+	sink, err := newHTTPAudit("https://user:pw-secret@logs.example.com/ingest?api_key=key-secret")
+	require.NoError(t, err)
+	assert.Equal(t, "https://logs.example.com/ingest", sink.shown, "what logs show")
 }

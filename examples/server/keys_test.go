@@ -411,6 +411,7 @@ func TestSecurityKeysOnTwoInstances(t *testing.T) {
 		}
 		t.Skip("skipping: set MFA_TEST_POSTGRES_DSN to a PostgreSQL URL to run two instances on one database")
 	}
+	dsn = isolatedPostgres(t, dsn) // the relays see no other test's events
 	ports := freePorts(t, 2)
 	origins := fmt.Sprintf("http://localhost:%d,http://localhost:%d", ports[0], ports[1])
 	dir := t.TempDir() // one key file for both
@@ -433,7 +434,12 @@ func TestSecurityKeysOnTwoInstances(t *testing.T) {
 	r = cb.confirmKey(id, ceremony, options, key)
 	want(t, r, 200, "")
 	assert.Len(t, r.body["recovery_codes"], 10)
-	want(t, ca.do(http.MethodGet, "/v1/auth/mfa/factors", nil), 200, "")
+	r = ca.do(http.MethodGet, "/v1/auth/mfa/factors", nil)
+	want(t, r, 200, "")
+	require.Len(t, r.body["factors"], 1, "A lists the key B registered")
+	listed := r.body["factors"].([]any)[0].(map[string]any)
+	assert.Equal(t, id, listed["id"])
+	assert.Equal(t, "webauthn", listed["type"])
 
 	// A check begun on B, finished on A; the same response on either is
 	// refused.

@@ -1,7 +1,8 @@
 // Command server is the demo host application for
 // github.com/identsphere/mfa: a small web app with sign-up, login and
-// sessions of its own that adds TOTP multi-factor authentication by
-// mounting the library's handlers. It is also the project's end-to-end test
+// sessions of its own that adds multi-factor authentication (authenticator
+// apps, recovery codes, security keys and passkeys) by mounting the
+// library's handlers. It is also the project's end-to-end test
 // bed, and a reference integration: it does what a careful production host
 // does (throttled password login, step-up before a password change,
 // sessions that end when MFA changes, Host and Origin checks, owner-only
@@ -11,16 +12,18 @@
 //	go run ./examples/server -driver postgres -dsn postgres://…
 //
 // Flags: -addr HOST:PORT, -driver sqlite|postgres|mysql|memory, -dsn DSN,
-// -issuer NAME, -key-file PATH, -origin LIST, -secure, -audit-url URL. The key ring that
-// seals TOTP secrets and keys recovery-code hashes comes from the
+// -issuer NAME, -key-file PATH, -origin LIST, -secure, -audit-url URL. The
+// key ring that seals TOTP secrets and keys recovery-code hashes comes from the
 // environment variable MFA_DEMO_KEYS ("id:base64,…", primary first) or
 // from -key-file, which is created with a random key on first run.
 //
 // -origin lists the origins the pages are served from, comma-separated
 // (default: http://HOST:PORT of -addr and http://localhost:PORT). Requests
 // for any other host name, and state-changing requests from any other
-// origin, get 403. -secure sets the session cookie's Secure attribute; it
-// is on by default unless -addr is a loopback address.
+// origin, get 403. The first of them whose host is a name (not an IP
+// address) gives the WebAuthn RP ID: security keys work on the origins at
+// that name or below it. -secure sets the session cookie's Secure
+// attribute; it is on by default unless -addr is a loopback address.
 //
 // -audit-url URL delivers each audit event as an HTTP POST of one JSON
 // object ({"id", "type", "user_id", "time", …}) to URL, an http:// or
@@ -59,7 +62,7 @@ func main() {
 	flag.StringVar(&cfg.issuer, "issuer", "MFA Demo", "issuer name shown in authenticator apps")
 	flag.StringVar(&cfg.keyFile, "key-file", "mfa-demo.key", "file holding the key ring (id:base64), created on first run")
 	flag.StringVar(&cfg.origin, "origin", "", "comma-separated origins the pages are served from, such as https://app.example.com (default: http://ADDR and http://localhost:PORT)")
-	flag.StringVar(&cfg.auditURL, "audit-url", "", "POST each audit event as JSON to this http(s) URL, retried until a 2xx answer (default: log the events)")
+	flag.StringVar(&cfg.auditURL, "audit-url", "", "POST each audit event as JSON to this http(s) URL, retried until a 2xx answer or set aside after 10 tries (default: log the events)")
 	flag.Var(&cfg.secureFlag, "secure", "set the Secure attribute on the session cookie (default: on unless -addr is a loopback address)")
 	flag.Parse()
 

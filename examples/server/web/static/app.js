@@ -77,7 +77,7 @@ function keyError(e, creating) {
     case "InvalidStateError":
       return new Error("This security key is registered to your account already.");
     case "SecurityError":
-      return new Error("Security keys work only on this site's own address (such as http://localhost:8080) or over HTTPS.");
+      return new Error("Security keys work only on this site's host name (such as localhost, not 127.0.0.1) or over HTTPS.");
     default:
       return new Error("The browser could not use a security key: " + ((e && e.message) || "unknown error") + ".");
   }
@@ -490,9 +490,11 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
-  const stepUp = async (cred) => {
+  // stepUp runs verify (POST /verify with a code or a key), then the
+  // password change it was for.
+  const stepUp = async (verify) => {
     try {
-      await api("POST", "/v1/auth/mfa/verify", cred);
+      await verify();
     } finally {
       await updateStatus();
     }
@@ -503,9 +505,11 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   $("stepup-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(() => stepUp(credential($("stepup-code").value)));
+    guarded(() => stepUp(() => api("POST", "/v1/auth/mfa/verify", credential($("stepup-code").value))));
   });
-  $("stepup-key-btn").addEventListener("click", () => guarded(() => withKey(async () => stepUp(await keyProof()))));
+  // Only the request that carries the key's answer is the key's to blame.
+  $("stepup-key-btn").addEventListener("click", () =>
+    guarded(() => stepUp(() => withKey(async () => api("POST", "/v1/auth/mfa/verify", await keyProof())))));
   $("stepup-cancel").addEventListener("click", () => {
     pendingChange = null;
     $("stepup-form").hidden = true;
