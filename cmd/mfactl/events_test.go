@@ -35,9 +35,7 @@ func TestEventsTail(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			d := b.db(t)
-			d.migrate(t)
-			c := newCLI(t, d.flags)
+			d, c := b.migrated(t)
 			keys, text, key64 := newKey(t, "k1")
 			c.secret(key64)
 			clock := mfatest.NewClock(start)

@@ -223,6 +223,15 @@ func (d *database) migrate(t *testing.T) {
 	ok(t, c.run(nil, "migrate"))
 }
 
+// migrated returns the backend's database, migrated with mfactl, and a
+// CLI on it.
+func (b backend) migrated(t *testing.T) (*database, *cli) {
+	t.Helper()
+	d := b.db(t)
+	d.migrate(t)
+	return d, newCLI(t, d.flags)
+}
+
 // store returns a Store on the database, keeping events (the outbox on)
 // unless noOutbox.
 func (d *database) store(t *testing.T, noOutbox bool) *sqlstore.Store {

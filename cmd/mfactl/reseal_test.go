@@ -24,9 +24,7 @@ func TestReseal(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			d := b.db(t)
-			d.migrate(t)
-			c := newCLI(t, d.flags)
+			d, c := b.migrated(t)
 			ringA, textA, a64 := newKey(t, "kA")
 			ringB, textB, b64 := newKey(t, "kB")
 			c.secret(a64, b64)
@@ -90,9 +88,7 @@ func TestResealPlaintext(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			d := b.db(t)
-			d.migrate(t)
-			c := newCLI(t, d.flags)
+			d, c := b.migrated(t)
 			ring, text, key64 := newKey(t, "k1")
 			c.secret(key64)
 			clock := mfatest.NewClock(start)

@@ -23,9 +23,7 @@ func TestStatusUnlockDelete(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			d := b.db(t)
-			d.migrate(t)
-			c := newCLI(t, d.flags)
+			d, c := b.migrated(t)
 			keys, _, keyB64 := newKey(t, "k1")
 			c.secret(keyB64)
 			clock := mfatest.NewClock(start)
