@@ -114,10 +114,10 @@ func TestMigrate(t *testing.T) {
 			c := newCLI(t, d.flags)
 			out := ok(t, c.run(nil, "migrate"))
 			assert.Equal(t, "applied 0001_init.sql\napplied 0002_tickets.sql\napplied 0003_factors.sql\napplied 0004_events.sql\n"+
-				"applied 0005_webauthn.sql\nschema now at version 5, table prefix "+d.prefix+"\n", out)
+				"applied 0005_webauthn.sql\napplied 0006_recovery_code_ids.sql\nschema now at version 6, table prefix "+d.prefix+"\n", out)
 
 			out = ok(t, c.run(nil, "migrate"))
-			assert.Equal(t, "schema already current: version 5, table prefix "+d.prefix+"\n", out)
+			assert.Equal(t, "schema already current: version 6, table prefix "+d.prefix+"\n", out)
 
 			st, err := d.store(t, false).Get(context.Background(), "alice")
 			require.NoError(t, err)
@@ -130,7 +130,7 @@ func TestMigrate(t *testing.T) {
 			assert.Equal(t, "mfactl: the MFA schema lacks migration 0004_events.sql: run mfactl migrate",
 				oneErrorLine(t, c.run(nil, "status", "alice"), 1))
 			out = ok(t, c.run(nil, "migrate"))
-			assert.Equal(t, "applied 0004_events.sql\nschema now at version 5, table prefix "+d.prefix+"\n", out)
+			assert.Equal(t, "applied 0004_events.sql\nschema now at version 6, table prefix "+d.prefix+"\n", out)
 		})
 	}
 }

@@ -1,0 +1,4 @@
+-- identsphere/mfa schema version 6 for PostgreSQL: nothing changes. MySQL and
+-- MariaDB give recovery codes a short row ID in this version; the file is
+-- here so that a schema's version means the same on every dialect.
+-- +goose Up
