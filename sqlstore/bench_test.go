@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,32 +80,55 @@ func (e benchDB) floorWrite(b *testing.B) func(i int) {
 	}
 }
 
+// pendingUsers stores n users prefix0 … prefix(n-1), each with a pending
+// TOTP factor whose ID is "f-" and the user's, in one transaction.
+func (e benchDB) pendingUsers(b *testing.B, prefix string, n int) {
+	secret := random(20)
+	tx := e.db.MustBegin()
+	user := e.sql("INSERT INTO mfa_users (user_id) VALUES (?)")
+	factor := e.sql("INSERT INTO mfa_factors (factor_id, user_id, type, name, secret, created_at) VALUES (?, ?, 'totp', 'Phone', ?, 1)")
+	for i := 0; i < n; i++ {
+		id := prefix + strconv.Itoa(i)
+		tx.MustExec(user, id)
+		tx.MustExec(factor, "f-"+id, id, secret)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // floorEnableTx returns one hand-written enable transaction, the least the
-// schema needs: update the user's row and the factor's row, delete the
-// user's codes, insert ten codes with one statement.
-func (e benchDB) floorEnableTx(b *testing.B) func(i int) {
+// schema needs, of pending user floor<i>: update the user's row and the
+// factor's row, delete the user's codes, insert ten codes with one
+// statement. The n pending users are stored first, as the operation's own
+// are, so that floor and operation write the same kind of rows. A floor
+// that enabled one user again and again, as this one did before, writes
+// the same few rows every time: it measured 15% cheaper than enabling
+// distinct users on SQLite and twice as dear on MySQL.
+func (e benchDB) floorEnableTx(b *testing.B, n int) func(i int) {
 	ctx := context.Background()
-	f := e.enabledUser(b, "floor", nil)
+	e.pendingUsers(b, "floor", n)
 	update := e.sql("UPDATE mfa_users SET enabled = 1, failures = 0 WHERE user_id = ?")
 	activate := e.sql("UPDATE mfa_factors SET active = 1, counter = ? WHERE factor_id = ?")
 	del := e.sql("DELETE FROM mfa_recovery_codes WHERE user_id = ?")
 	insert := e.sql("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", 10), ", "))
 	return func(i int) {
+		user := "floor" + strconv.Itoa(i)
 		args := make([]any, 0, 20)
 		for _, h := range hashes(10) {
-			args = append(args, "floor", h)
+			args = append(args, user, h)
 		}
 		tx, err := e.db.BeginTxx(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, update, "floor"); err != nil {
+		if _, err := tx.ExecContext(ctx, update, user); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, activate, i, f.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, activate, i, "f-"+user); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, del, "floor"); err != nil {
+		if _, err := tx.ExecContext(ctx, del, user); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
@@ -171,7 +195,7 @@ func BenchmarkFloorWrite(b *testing.B) {
 
 func BenchmarkFloorEnableTx(b *testing.B) {
 	forEachBackend(b, func(b *testing.B, env benchDB) {
-		op := env.floorEnableTx(b)
+		op := env.floorEnableTx(b, b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -186,26 +210,17 @@ func BenchmarkFloorEnableTx(b *testing.B) {
 func BenchmarkEnable(b *testing.B) {
 	forEachBackend(b, func(b *testing.B, env benchDB) {
 		ctx := context.Background()
-		secret := random(20)
-		tx := env.db.MustBegin()
-		user := env.sql("INSERT INTO mfa_users (user_id) VALUES (?)")
-		factor := env.sql("INSERT INTO mfa_factors (factor_id, user_id, type, name, secret, created_at) VALUES (?, ?, 'totp', 'Phone', ?, 1)")
-		for i := 0; i < b.N; i++ {
-			tx.MustExec(user, fmt.Sprintf("user-%d", i))
-			tx.MustExec(factor, fmt.Sprintf("f-%d", i), fmt.Sprintf("user-%d", i), secret)
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
+		env.pendingUsers(b, "user", b.N)
 		batches := make([][][]byte, b.N)
 		for i := range batches {
 			batches[i] = hashes(10)
 		}
 		measure(b, func(i int) {
-			if err := env.store.Enable(ctx, fmt.Sprintf("user-%d", i), mfa.Enablement{FactorID: fmt.Sprintf("f-%d", i), Counter: 5, RecoveryCodes: batches[i]}, nil); err != nil {
+			user := "user" + strconv.Itoa(i)
+			if err := env.store.Enable(ctx, user, mfa.Enablement{FactorID: "f-" + user, Counter: 5, RecoveryCodes: batches[i]}, nil); err != nil {
 				b.Fatal(err)
 			}
-		}, env.floorEnableTx(b))
+		}, env.floorEnableTx(b, b.N))
 	})
 }
 

@@ -56,7 +56,8 @@
 //
 // mfa_recovery_codes: one row per recovery code of the current batch.
 //
-//	user_id    the user (primary key with code_hash)
+//	user_id    the user (primary key with code_hash; on MySQL a unique key,
+//	           beside a BIGINT id, since migration 0006)
 //	code_hash  SHA-256 or HMAC-SHA-256 of the code, bound to the user ID
 //	used       1 once the code was consumed; the row stays until the next
 //	           batch replaces the user's rows
@@ -82,7 +83,8 @@
 // counts, held by TestStatementCounts through a counting driver, exclude
 // BEGIN and COMMIT; "tx" marks a transaction; "accept" is the statement
 // that accepts a proof and clears the failure count: one on PostgreSQL (a
-// common table expression) and MySQL (an UPDATE of two joined tables), two
+// common table expression) and MySQL (an UPDATE of two joined tables, the
+// user's row first, so that MariaDB keeps its temporary table in memory), two
 // on SQLite.
 //
 //	operation             statements             what
