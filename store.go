@@ -268,6 +268,8 @@ type State struct {
 // check a credential against and the failure count after the reservation.
 type Reservation struct {
 	// Factors are the user's factors, active and pending, oldest first.
+	// The Service only reads them, so a Store may hand out its own
+	// (memstore does: its factors are copy-on-write).
 	Factors []Factor
 	// Failures counts attempts since the last success or lockout, this one
 	// included; zero when this attempt started a lockout.

@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -391,6 +392,9 @@ func keys(fs []Factor) []Factor {
 	var out []Factor
 	for _, f := range fs {
 		if f.Type == FactorWebAuthn && f.CredentialID != nil {
+			// Copies: the WebAuthn implementation is the host's code, and
+			// a Reservation's factors may be the Store's own.
+			f.Secret, f.CredentialID = bytes.Clone(f.Secret), bytes.Clone(f.CredentialID)
 			out = append(out, f)
 		}
 	}
