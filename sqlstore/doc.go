@@ -24,6 +24,8 @@
 // drops those columns from mfa_users, which a release before it still
 // reads: stop every replica of the old release, migrate, then start the
 // new one, rather than rolling the upgrade through replicas one by one.
+// Migration 0006 changes only MySQL: it rebuilds mfa_recovery_codes with a
+// new primary key, which takes a while on a large table.
 //
 // mfa_users: one row per user who started setup or was given a WebAuthn
 // user handle.
