@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,40 +20,54 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) mfa.Store { return memstore.New() })
 }
 
-// ReserveAttempt hands out the user's factors without copying them, and Get
+// ReserveAttempt hands out a user's factors without copying them, and Get
 // copies them after releasing the store's lock; every change builds a new
-// slice instead of writing to one a reader may hold. Run with -race (as
-// CI does), this test fails if a change writes to a stored slice in place.
+// slice instead of writing to one a reader may hold. Readers of an enabled
+// and of a pending user race every operation that changes factors. Run
+// with -race (as CI does), this test fails if one of them writes to a
+// stored slice in place.
 func TestFactorsAreCopyOnWrite(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-	first := mfa.Factor{ID: "f0", Type: mfa.FactorTOTP, Name: "Phone", Secret: make([]byte, 20), CreatedAt: now}
-	require.NoError(t, store.SetPending(ctx, "u", first, nil))
+	totp := func(id string) mfa.Factor {
+		return mfa.Factor{ID: id, Type: mfa.FactorTOTP, Name: "App", Secret: make([]byte, 20), CreatedAt: now}
+	}
+	require.NoError(t, store.SetPending(ctx, "u", totp("f0"), nil))
 	require.NoError(t, store.Enable(ctx, "u", mfa.Enablement{FactorID: "f0", Counter: 1, UsedAt: now}, nil))
 
-	const rounds = 2000
+	const rounds = 4000
 	var wg sync.WaitGroup
-	read := func(do func() error) {
-		wg.Add(1)
+	var seen atomic.Int64
+	for _, r := range []struct {
+		user    string
+		enabled bool
+	}{{"u", true}, {"p", false}} {
+		wg.Add(2)
+		go func() { // reads what a reservation hands out, as the Service does
+			defer wg.Done()
+			var sum int64
+			for range rounds {
+				res, err := store.ReserveAttempt(ctx, r.user, mfa.Attempt{Enabled: r.enabled, Now: now})
+				if r.enabled {
+					assert.NoError(t, err)
+				}
+				for _, f := range res.Factors {
+					sum += f.Counter + int64(f.Secret[0]) + 1
+				}
+			}
+			seen.Add(sum)
+		}()
 		go func() {
 			defer wg.Done()
 			for range rounds {
-				assert.NoError(t, do())
+				_, err := store.Get(ctx, r.user)
+				assert.NoError(t, err)
 			}
 		}()
 	}
-	var seen int64
-	read(func() error { // reads what the store handed out, as the Service does
-		res, err := store.ReserveAttempt(ctx, "u", mfa.Attempt{Enabled: true, Now: now})
-		for _, f := range res.Factors {
-			seen += f.Counter + int64(f.Secret[0])
-		}
-		return err
-	})
-	read(func() error { _, err := store.Get(ctx, "u"); return err })
-	wg.Add(1)
-	go func() { // changes of every kind to the same user's factors
+	wg.Add(2)
+	go func() { // every change to an enabled user's factors
 		defer wg.Done()
 		secret := make([]byte, 20)
 		for i := range rounds {
@@ -64,17 +79,30 @@ func TestFactorsAreCopyOnWrite(t *testing.T) {
 			assert.NoError(t, err)
 			assert.True(t, replaced)
 			secret = next
-			pending := mfa.Factor{ID: fmt.Sprintf("p%d", i), Type: mfa.FactorTOTP, Name: "Laptop", Secret: make([]byte, 20), CreatedAt: now}
-			assert.NoError(t, store.AddFactor(ctx, "u", mfa.Proof{FactorID: "f0", Counter: step + 1, UsedAt: now}, pending, 5, nil))
+			added := fmt.Sprintf("q%d", i)
+			assert.NoError(t, store.AddFactor(ctx, "u", mfa.Proof{FactorID: "f0", Counter: step + 1, UsedAt: now}, totp(added), 5, nil))
+			assert.NoError(t, store.ConfirmFactor(ctx, "u", mfa.Confirmation{FactorID: added, Counter: 1, UsedAt: now}, 5, nil))
+			disabled, err := store.RemoveFactor(ctx, "u", added, mfa.Proof{FactorID: "f0", Counter: step + 2, UsedAt: now}, nil, nil)
+			assert.NoError(t, err)
+			assert.False(t, disabled)
+		}
+	}()
+	go func() { // setup, enable and deletion of another user
+		defer wg.Done()
+		for i := range rounds {
+			f := totp(fmt.Sprintf("g%d", i))
+			assert.NoError(t, store.SetPending(ctx, "p", f, nil))
+			assert.NoError(t, store.SetPending(ctx, "p", f, nil), "a second setup replaces the first")
+			assert.NoError(t, store.Enable(ctx, "p", mfa.Enablement{FactorID: f.ID, Counter: 1, UsedAt: now}, nil))
+			assert.NoError(t, store.Delete(ctx, "p", nil))
 		}
 	}()
 	wg.Wait()
-	assert.Positive(t, seen)
+	assert.Positive(t, seen.Load(), "the readers saw factors")
 
 	st, err := store.Get(ctx, "u")
 	require.NoError(t, err)
-	require.Len(t, st.Factors, 2, "the active factor and the last pending one")
-	assert.Equal(t, int64(10*(rounds-1)+3), st.Factors[0].Counter)
+	require.Len(t, st.Factors, 1, "every added factor was removed again")
+	assert.Equal(t, int64(10*(rounds-1)+4), st.Factors[0].Counter)
 	assert.Equal(t, []byte{rounds & 0xff, rounds >> 8}, st.Factors[0].Secret[:2], "the last secret")
-	assert.Equal(t, fmt.Sprintf("p%d", rounds-1), st.Factors[1].ID)
 }
