@@ -101,10 +101,9 @@ func (e benchDB) pendingUsers(b *testing.B, prefix string, n int) {
 // schema needs, of pending user floor<i>: update the user's row and the
 // factor's row, delete the user's codes, insert ten codes with one
 // statement. The n pending users are stored first, as the operation's own
-// are, so that floor and operation write the same kind of rows. A floor
-// that enabled one user again and again, as this one did before, writes
-// the same few rows every time: it measured 15% cheaper than enabling
-// distinct users on SQLite and twice as dear on MySQL.
+// are, so that floor and operation write the same kind of rows; enabling
+// one user again and again rewrites the same few rows, a different cost
+// (15% lower on SQLite, twice as high on MySQL, when measured).
 func (e benchDB) floorEnableTx(b *testing.B, n int) func(i int) {
 	ctx := context.Background()
 	e.pendingUsers(b, "floor", n)

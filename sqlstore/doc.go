@@ -25,7 +25,10 @@
 // reads: stop every replica of the old release, migrate, then start the
 // new one, rather than rolling the upgrade through replicas one by one.
 // Migration 0006 changes only MySQL: it rebuilds mfa_recovery_codes with a
-// new primary key, which takes a while on a large table.
+// new primary key, and MySQL/MariaDB hold writes to that table (enabling,
+// using or regenerating recovery codes, disabling) until the rebuild ends.
+// With many users, run it (mfactl migrate) before deploying the release
+// rather than from the replicas' start-up.
 //
 // mfa_users: one row per user who started setup or was given a WebAuthn
 // user handle.

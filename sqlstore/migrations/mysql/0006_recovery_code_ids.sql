@@ -3,7 +3,7 @@
 -- user's failure count keeps the IDs of the code rows it changes in a
 -- temporary table; with the 1,088-byte (user_id, code_hash) primary key
 -- that table is written to disk, which doubled the statement's time. The
--- pair stays unique.
+-- pair stays unique. The rebuild holds writes to the table until it ends.
 -- +goose Up
 ALTER TABLE mfa_recovery_codes
     DROP PRIMARY KEY,
