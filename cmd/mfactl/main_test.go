@@ -294,6 +294,20 @@ func enrol(t *testing.T, svc *mfa.Service, clock *mfatest.Clock, user string) (*
 	return enr, codes
 }
 
+// enrolUsers enrols user0 … user<n-1> with enrol, tells c their secrets
+// and codes, and returns their enrolments by user.
+func enrolUsers(t *testing.T, c *cli, svc *mfa.Service, clock *mfatest.Clock, n int) map[string]*mfa.Enrollment {
+	t.Helper()
+	enrolments := map[string]*mfa.Enrollment{}
+	for i := range n {
+		user := fmt.Sprintf("user%d", i)
+		enr, codes := enrol(t, svc, clock, user)
+		c.enrolment(enr, codes)
+		enrolments[user] = enr
+	}
+	return enrolments
+}
+
 // wrongCode returns a code that none of the steps enr's code is accepted
 // at, at time at, matches.
 func wrongCode(enr *mfa.Enrollment, at time.Time) string {

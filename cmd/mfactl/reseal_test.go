@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,13 +29,7 @@ func TestReseal(t *testing.T) {
 			c.secret(a64, b64)
 			clock := mfatest.NewClock(start)
 			svc := service(t, d.store(t, false), ringA, clock, mfa.Throttle{})
-			enrolments := map[string]*mfa.Enrollment{}
-			for i := range 5 {
-				user := fmt.Sprintf("user%d", i)
-				enr, codes := enrol(t, svc, clock, user)
-				c.enrolment(enr, codes)
-				enrolments[user] = enr
-			}
+			enrolments := enrolUsers(t, c, svc, clock, 5)
 			pending, err := svc.Setup(ctx, "pending", "")
 			require.NoError(t, err)
 			c.secret(pending.Secret)
@@ -93,13 +86,7 @@ func TestResealPlaintext(t *testing.T) {
 			c.secret(key64)
 			clock := mfatest.NewClock(start)
 			svc := service(t, d.store(t, false), nil, clock, mfa.Throttle{})
-			enrolments := map[string]*mfa.Enrollment{}
-			for i := range 3 {
-				user := fmt.Sprintf("user%d", i)
-				enr, codes := enrol(t, svc, clock, user)
-				c.enrolment(enr, codes)
-				enrolments[user] = enr
-			}
+			enrolments := enrolUsers(t, c, svc, clock, 3)
 			closeService(svc)
 
 			env := []string{"MFA_KEYS=" + text}
